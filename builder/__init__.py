@@ -1,0 +1,108 @@
+"""pybuild as a library: load a Packer JSON template, run its builds, get artifacts back.
+
+    import builder
+    report = builder.build("template.json", variables={"region": "eu-west-1"})
+    for name, artifacts in report.artifacts.items():
+        print(name, [a.id for a in artifacts])
+
+Names are imported lazily so `import builder` stays cheap (the CLI's `version`
+and `validate` must not pay for what they do not use).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Artifact",
+    "Build",
+    "BuildCancelled",
+    "BuildError",
+    "BuildReport",
+    "BuildResult",
+    "Builder",
+    "CancelToken",
+    "ConfigErrors",
+    "LoadedTemplate",
+    "OnError",
+    "PluginConfig",
+    "PluginOptions",
+    "PostProcessor",
+    "Provisioner",
+    "PybuildError",
+    "RecordingSink",
+    "RunOptions",
+    "Step",
+    "TemplateError",
+    "Ui",
+    "__version__",
+    "build",
+    "load_template",
+    "prepare",
+    "registry",
+    "run_steps",
+]
+
+_LAZY = {
+    "Artifact": "builder.artifact",
+    "Builder": "builder.components",
+    "PostProcessor": "builder.components",
+    "Provisioner": "builder.components",
+    "PluginOptions": "builder.components",
+    "PluginConfig": "builder.config",
+    "BuildCancelled": "builder.errors",
+    "BuildError": "builder.errors",
+    "ConfigErrors": "builder.errors",
+    "PybuildError": "builder.errors",
+    "TemplateError": "builder.errors",
+    "RecordingSink": "builder.events",
+    "Ui": "builder.events",
+    "CancelToken": "builder.multistep",
+    "OnError": "builder.multistep",
+    "Step": "builder.multistep",
+    "run_steps": "builder.multistep",
+    "Build": "builder.engine",
+    "BuildResult": "builder.engine",
+    "LoadedTemplate": "builder.engine",
+    "RunOptions": "builder.engine",
+    "load_template": "builder.engine",
+    "prepare": "builder.engine",
+    "registry": "builder.plugins",
+    "build": "builder.api",
+    "BuildReport": "builder.api",
+}
+
+if TYPE_CHECKING:
+    from builder.api import BuildReport, build
+    from builder.artifact import Artifact
+    from builder.components import Builder, PluginOptions, PostProcessor, Provisioner
+    from builder.config import PluginConfig
+    from builder.engine import (
+        Build,
+        BuildResult,
+        LoadedTemplate,
+        RunOptions,
+        load_template,
+        prepare,
+    )
+    from builder.errors import BuildCancelled, BuildError, ConfigErrors, PybuildError, TemplateError
+    from builder.events import RecordingSink, Ui
+    from builder.multistep import CancelToken, OnError, Step, run_steps
+    from builder.plugins import registry
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'builder' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

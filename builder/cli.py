@@ -1,0 +1,518 @@
+"""The `pybuild` command: Packer's CLI (flags, output, exit codes) over the library API.
+
+Only this module prints, reads stdin, installs signal handlers and exits.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from builder import __version__
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 127
+
+
+class UsageError(Exception):
+    """A bad flag or argument; the command's usage follows the message."""
+
+
+# --------------------------------------------------------------------------- Go-style flags
+@dataclass
+class Flag:
+    name: str
+    kind: str  # bool | str | list | int | kv
+    help: str
+    default: Any = None
+    choices: Sequence[str] = ()
+
+
+@dataclass
+class Command:
+    name: str
+    synopsis: str
+    usage: str
+    flags: list[Flag] = field(default_factory=list)
+    run: Callable[[dict[str, Any], list[str], Context], int] | None = None
+
+
+def parse_flags(cmd: Command, argv: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """Go `flag` syntax: -x or --x, -x=v or -x v; bools only take -x=v; stop at the first arg."""
+    known = {f.name: f for f in cmd.flags}
+    values: dict[str, Any] = {}
+    for f in cmd.flags:
+        values[f.name] = [] if f.kind in ("list", "kv") else f.default
+    args = list(argv)
+    while args:
+        arg = args[0]
+        if arg == "--":
+            args.pop(0)
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        args.pop(0)
+        name = arg.lstrip("-")
+        value: str | None = None
+        if "=" in name:
+            name, value = name.split("=", 1)
+        if name in ("h", "help"):
+            raise UsageError("")
+        flag = known.get(name)
+        if flag is None:
+            raise UsageError(f"flag provided but not defined: -{name}")
+        if flag.kind == "bool":
+            if value is None:
+                values[name] = True
+            elif value.lower() in ("1", "t", "true"):
+                values[name] = True
+            elif value.lower() in ("0", "f", "false"):
+                values[name] = False
+            else:
+                raise UsageError(f'invalid boolean value "{value}" for -{name}')
+            continue
+        if value is None:
+            if not args:
+                raise UsageError(f"flag needs an argument: -{name}")
+            value = args.pop(0)
+        if flag.kind == "int":
+            try:
+                values[name] = int(value)
+            except ValueError:
+                raise UsageError(f'invalid value "{value}" for flag -{name}: parse error') from None
+        elif flag.kind == "list":
+            values[name].extend(v for v in value.split(",") if v)
+        elif flag.kind == "kv":
+            values[name].append(value)
+        else:
+            if flag.choices and value not in flag.choices:
+                raise UsageError(
+                    f'invalid value "{value}" for flag -{name}: expected one of {list(flag.choices)}'
+                )
+            values[name] = value
+    return values, args
+
+
+def format_usage(cmd: Command) -> str:
+    lines = [cmd.usage, "", cmd.synopsis, ""]
+    if cmd.flags:
+        lines.append("Options:")
+        lines.append("")
+        for f in cmd.flags:
+            lines.append(
+                f"  -{f.name}{'=' + f.kind.upper() if f.kind != 'bool' else ''}".ljust(30) + f.help
+            )
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- context
+@dataclass
+class Context:
+    """What a command needs from the process: streams and the -machine-readable switch."""
+
+    out: IO[str]
+    err: IO[str]
+    machine: bool = False
+
+    def say(self, text: str) -> None:
+        if self.machine:
+            from builder.events import MachineReadableRenderer
+
+            MachineReadableRenderer(self.out).record("", "ui", "say", text)
+        else:
+            self.out.write(text + "\n")
+
+    def machine_record(self, type_: str, *data: Any) -> None:
+        if self.machine:
+            from builder.events import MachineReadableRenderer
+
+            MachineReadableRenderer(self.out).record("", type_, *data)
+
+    def error(self, text: str) -> None:
+        if self.machine:
+            from builder.events import MachineReadableRenderer
+
+            MachineReadableRenderer(self.out).record("", "ui", "error", text)
+        else:
+            self.out.write(text + "\n")
+
+
+def _vars(values: dict[str, Any]) -> dict[str, str]:
+    from builder.template.variables import parse_var_flag
+
+    out: dict[str, str] = {}
+    for arg in values.get("var", []):
+        k, v = parse_var_flag(arg)
+        out[k] = v
+    return out
+
+
+def _load(values: dict[str, Any], args: list[str], ctx: Context) -> Any:
+    from builder.engine import load_template
+
+    if len(args) != 1:
+        raise UsageError("a template file is required" if not args else "too many arguments")
+    return load_template(args[0], _vars(values), values.get("var-file", []))
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"Error: {exc}"
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_version(values: dict[str, Any], args: list[str], ctx: Context) -> int:
+    from builder.engine import PACKER_VERSION
+
+    ctx.machine_record("version", __version__)
+    ctx.machine_record("packer-version", PACKER_VERSION)
+    ctx.say(f"pybuild v{__version__} (implements Packer v{PACKER_VERSION} JSON templates)")
+    return EXIT_OK
+
+
+def cmd_validate(values: dict[str, Any], args: list[str], ctx: Context) -> int:
+    from builder.engine import RunOptions, prepare
+    from builder.errors import ConfigErrors, PybuildError
+
+    if values["syntax-only"]:
+        from builder.template.template import read_template
+
+        if len(args) != 1:
+            raise UsageError("a template file is required")
+        read_template(args[0])
+        ctx.say("Syntax-only check passed. Everything looks okay.")
+        return EXIT_OK
+    loaded = _load(values, args, ctx)
+    try:
+        prepared = prepare(loaded, RunOptions(only=values["only"], except_=values["except"]))
+    except ConfigErrors as exc:
+        ctx.error("Template validation failed. Errors are shown below.\n\n" + str(exc))
+        return EXIT_ERROR
+    except PybuildError as exc:
+        ctx.error("Template validation failed. Errors are shown below.\n\n" + str(exc))
+        return EXIT_ERROR
+    if prepared.errors:
+        parts = ["Template validation failed. Errors are shown below.\n"]
+        for name, errs in sorted(prepared.errors.items()):
+            parts.append(f"Errors validating build '{name}'. {errs}\n")
+        ctx.error("\n".join(parts).rstrip())
+        return EXIT_ERROR
+    if not ctx.machine:
+        ctx.say("The configuration is valid.")
+    return EXIT_OK
+
+
+def cmd_inspect(values: dict[str, Any], args: list[str], ctx: Context) -> int:
+    from builder.template.template import read_template
+
+    if len(args) != 1:
+        raise UsageError("a template file is required")
+    t = read_template(args[0])
+    ctx.say("Packer Inspect: JSON mode")
+    if t.description:
+        ctx.say("Description:\n")
+        ctx.say(t.description + "\n")
+    sensitive = {t.variables[n].default for n in t.sensitive_variables if n in t.variables} - {
+        None,
+        "",
+    }
+    if not t.variables:
+        ctx.say("Variables:\n")
+        ctx.say("  <No variables>")
+    else:
+        names = sorted(t.variables)
+        required = [n for n in names if t.variables[n].required]
+        if required:
+            ctx.say("Required variables:\n")
+            for n in required:
+                ctx.machine_record("template-variable", n, "", "1")
+                ctx.say("  " + n)
+            ctx.say("")
+        ctx.say("Optional variables and their defaults:\n")
+        width = max(len(n) for n in names)
+        for n in names:
+            v = t.variables[n]
+            if v.required:
+                continue
+            shown = (
+                "<sensitive>" if v.default in sensitive or n in t.sensitive_variables else v.default
+            )
+            ctx.machine_record("template-variable", n, shown, "0")
+            ctx.say(f"  {n.ljust(width)} = {shown}")
+    ctx.say("")
+    ctx.say("Builders:\n")
+    if not t.builders:
+        ctx.say("  <No builders>")
+    width = max((len(b.name) for b in t.builders), default=0)
+    for b in sorted(t.builders, key=lambda b: b.name):
+        ctx.machine_record("template-builder", b.name, b.type)
+        line = f"  {b.name.ljust(width)}"
+        ctx.say(f"{line} ({b.type})" if b.name != b.type else line)
+    ctx.say("")
+    ctx.say("Provisioners:\n")
+    if not t.provisioners:
+        ctx.say("  <No provisioners>")
+    for p in t.provisioners:
+        ctx.machine_record("template-provisioner", p.type)
+        ctx.say(f"  {p.type}")
+    ctx.say(
+        "\nNote: If your build names contain user variables or template\n"
+        "functions such as 'timestamp', these are processed at build time,\n"
+        "and therefore only show in their raw form here."
+    )
+    return EXIT_OK
+
+
+def cmd_build(values: dict[str, Any], args: list[str], ctx: Context) -> int:
+    from builder.engine import RunOptions, interrupt_notice, prepare, run
+    from builder.events import HumanRenderer, MachineReadableRenderer, colour_wanted
+    from builder.multistep import OnError
+
+    loaded = _load(values, args, ctx)
+    options = RunOptions(
+        only=values["only"],
+        except_=values["except"],
+        parallel_builds=values["parallel-builds"],
+        on_error=OnError(values["on-error"]),
+        force=values["force"],
+        debug=values["debug"],
+    )
+    prepared = prepare(loaded, options)
+    redact = loaded.redactor
+    for name, errs in sorted(prepared.errors.items()):
+        ctx.error(redact(f'Error: Failed to prepare build: "{name}"\n\n{errs}\n'))
+    names = [b.name for b in prepared.builds]
+    asker = _stdin_asker(ctx) if sys.stdin is not None and sys.stdin.isatty() else None
+    renderer: Any
+    if ctx.machine:
+        renderer = MachineReadableRenderer(ctx.out)
+    else:
+        renderer = HumanRenderer(
+            ctx.out,
+            color=colour_wanted(values["color"], ctx.out),
+            timestamps=values["timestamp-ui"],
+            build_names=names,
+            asker=asker,
+        )
+        if options.debug:
+            ctx.say("Debug mode enabled. Builds will not be parallelized.")
+        renderer.banner()
+    interrupts = {"n": 0}
+
+    def on_signal(signum: int, frame: Any) -> None:
+        interrupts["n"] += 1
+        if interrupts["n"] == 1:
+            options.cancel.cancel()
+            interrupt_notice(renderer)
+        else:
+            from builder.events import Notice
+
+            renderer.emit(
+                Notice(
+                    "",
+                    "Cleanup is in progress; waiting for it to finish "
+                    "(removing what the builds created)...",
+                )
+            )
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        results = _run_interruptible(lambda: run(prepared, renderer))
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    failed = prepared.errors or any(r.error is not None for r in results.values())
+    return EXIT_ERROR if failed or options.cancel.cancelled else EXIT_OK
+
+
+def _run_interruptible(fn: Callable[[], Any]) -> Any:
+    """Run `fn` in a thread so the main thread stays free to take signals."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+            box["error"] = exc
+
+    th = threading.Thread(target=target, name="pybuild-run", daemon=True)
+    th.start()
+    while th.is_alive():
+        th.join(0.1)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _stdin_asker(ctx: Context) -> Callable[[str], str | None]:
+    lock = threading.Lock()
+
+    def ask(prompt: str) -> str | None:
+        with lock:
+            try:
+                return input()
+            except EOFError:
+                return None
+
+    return ask
+
+
+COMMON_VARS = [
+    Flag("var", "kv", "set a user variable (NAME=VALUE); repeatable"),
+    Flag("var-file", "kv", "read user variables from a JSON file; repeatable, later wins"),
+]
+COMMANDS: dict[str, Command] = {
+    "build": Command(
+        "build",
+        "Build image(s) from template",
+        "Usage: pybuild build [options] TEMPLATE",
+        [
+            Flag("color", "bool", "colour the output (default true)", True),
+            Flag("debug", "bool", "pause between steps; builds run one at a time", False),
+            Flag("except", "list", "build everything but these builds (globs, comma-separated)"),
+            Flag("only", "list", "build only these builds (globs, comma-separated)"),
+            Flag(
+                "force",
+                "bool",
+                "replace existing artifacts (each plugin decides what that means)",
+                False,
+            ),
+            Flag("machine-readable", "bool", "machine-readable output", False),
+            Flag(
+                "on-error",
+                "str",
+                "cleanup (default), abort, ask, run-cleanup-provisioner",
+                "cleanup",
+                ("cleanup", "abort", "ask", "run-cleanup-provisioner"),
+            ),
+            Flag("parallel-builds", "int", "number of builds to run at once (0 = no limit)", 0),
+            Flag("timestamp-ui", "bool", "prefix every line with a timestamp", False),
+            *COMMON_VARS,
+        ],
+        cmd_build,
+    ),
+    "validate": Command(
+        "validate",
+        "Check that a template is valid",
+        "Usage: pybuild validate [options] TEMPLATE",
+        [
+            Flag("syntax-only", "bool", "only check the JSON syntax and structure", False),
+            Flag("except", "list", "validate everything but these builds"),
+            Flag("only", "list", "validate only these builds"),
+            Flag("machine-readable", "bool", "machine-readable output", False),
+            *COMMON_VARS,
+        ],
+        cmd_validate,
+    ),
+    "inspect": Command(
+        "inspect",
+        "See components of a template",
+        "Usage: pybuild inspect TEMPLATE",
+        [Flag("machine-readable", "bool", "machine-readable output", False)],
+        cmd_inspect,
+    ),
+    "version": Command(
+        "version",
+        "Prints the pybuild version",
+        "Usage: pybuild version",
+        [Flag("machine-readable", "bool", "machine-readable output", False)],
+        cmd_version,
+    ),
+}
+
+
+def main_help() -> str:
+    lines = [
+        "Usage: pybuild [--version] [--help] <command> [<args>]",
+        "",
+        "  pybuild TEMPLATE is short for pybuild build TEMPLATE.",
+        "",
+        "Available commands are:",
+    ]
+    for name, cmd in COMMANDS.items():
+        lines.append(f"    {name.ljust(12)}{cmd.synopsis}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    out = out or sys.stdout
+    machine = any(a.lstrip("-") in ("machine-readable", "machine-readable=true") for a in argv)
+    argv = [a for a in argv if a.lstrip("-") not in ("machine-readable", "machine-readable=true")]
+    ctx = Context(out, sys.stderr, machine)
+    _setup_logging()
+    if not argv or argv[0] in ("-h", "--help", "-help", "help"):
+        out.write(main_help())
+        return EXIT_OK if argv else EXIT_USAGE
+    if argv[0] in ("-v", "-version", "--version"):
+        argv = ["version"]
+    name = argv[0]
+    if name in COMMANDS:
+        cmd, rest = COMMANDS[name], argv[1:]
+    elif name.startswith("-") or os.path.exists(name) or name.endswith(".json"):
+        cmd, rest = COMMANDS["build"], argv  # `pybuild TEMPLATE` is `pybuild build TEMPLATE`
+    else:
+        out.write(f"pybuild: unknown command '{name}'\n\n" + main_help())
+        return EXIT_USAGE
+    return _dispatch(cmd, rest, ctx)
+
+
+def _dispatch(cmd: Command, rest: list[str], ctx: Context) -> int:
+    from builder.errors import PybuildError
+
+    try:
+        values, args = parse_flags(cmd, rest)
+        assert cmd.run is not None
+        return cmd.run(values, args, ctx)
+    except UsageError as exc:
+        if str(exc):
+            ctx.error(str(exc))
+            ctx.out.write("\n" + format_usage(cmd))
+            return EXIT_ERROR
+        ctx.out.write(format_usage(cmd))
+        return EXIT_OK
+    except PybuildError as exc:
+        if _debug_log():
+            import logging
+
+            logging.getLogger("pybuild").exception("failed")
+        ctx.error(_error_text(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        ctx.error("Interrupted.")
+        return EXIT_ERROR
+    except Exception as exc:  # a bug: say so plainly, traceback only with PYBUILD_LOG=1
+        if _debug_log():
+            raise
+        ctx.error(
+            f"Error: internal error: {type(exc).__name__}: {exc}\n"
+            "Run with PYBUILD_LOG=1 for a traceback, and please report it."
+        )
+        return EXIT_ERROR
+
+
+def _debug_log() -> bool:
+    value = os.environ.get("PYBUILD_LOG") or os.environ.get("PACKER_LOG") or ""
+    return value not in ("", "0")
+
+
+def _setup_logging() -> None:
+    if not _debug_log():
+        return
+    import logging
+
+    path = os.environ.get("PYBUILD_LOG_PATH") or os.environ.get("PACKER_LOG_PATH")
+    handler: logging.Handler = (
+        logging.FileHandler(path) if path else logging.StreamHandler(sys.stderr)
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s [%(levelname)s] %(name)s: %(message)s"))
+    from builder.events import RedactionFilter
+
+    handler.addFilter(RedactionFilter())
+    log = logging.getLogger("pybuild")
+    log.setLevel(logging.DEBUG)
+    log.addHandler(handler)

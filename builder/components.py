@@ -1,0 +1,104 @@
+"""Base classes of the three plugin kinds, and what the engine hands them."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from builder.config import PluginConfig
+from builder.multistep import CancelToken, OnError
+
+if TYPE_CHECKING:
+    from builder.artifact import Artifact
+    from builder.communicator.base import Communicator
+    from builder.events import Ui
+    from builder.template.funcs import RenderContext
+
+
+@dataclass
+class PluginOptions:
+    """Engine settings every plugin instance gets; never mixed into the user's config."""
+
+    build_name: str
+    build_type: str
+    render: RenderContext
+    cancel: CancelToken = field(default_factory=CancelToken)
+    run_uuid: str = ""
+    debug: bool = False
+    force: bool = False
+    on_error: OnError = OnError.CLEANUP
+
+    def render_text(
+        self, text: str, *, data: Any = None, build_data: dict[str, str] | None = None
+    ) -> str:
+        """Interpolate `text` now, with run-time build data and a dot value when given."""
+        from builder.template.funcs import render
+
+        ctx = self.render.with_(data=data)
+        if build_data is not None:
+            ctx = ctx.with_(build_data=build_data)
+        return render(text, ctx)
+
+
+class Hook(Protocol):
+    """What a builder calls to run the provisioners over its communicator."""
+
+    def provision(
+        self, ui: Ui, communicator: Communicator | None, data: dict[str, str]
+    ) -> None: ...
+
+
+class Builder(ABC):
+    """A platform: turns a config into a machine, provisions it and makes an artifact."""
+
+    Config: ClassVar[type[PluginConfig]]
+    builder_id: ClassVar[str] = ""
+
+    def __init__(self, config: PluginConfig, options: PluginOptions):
+        self.config = config
+        self.options = options
+
+    def prepare(self) -> list[str]:
+        """Cross-field checks beyond the model; raise ConfigErrors. Returns warnings."""
+        return []
+
+    @abstractmethod
+    def run(self, ui: Ui, hook: Hook, cancel: CancelToken) -> Artifact | None:
+        """Build, calling `hook.provision` once the machine is reachable."""
+
+
+class Provisioner(ABC):
+    """Changes the machine through a communicator (or the local host for shell-local)."""
+
+    Config: ClassVar[type[PluginConfig]]
+
+    def __init__(self, config: PluginConfig, options: PluginOptions):
+        self.config = config
+        self.options = options
+
+    def prepare(self) -> list[str]:
+        """Cross-field checks beyond the model; raise ConfigErrors. Returns warnings."""
+        return []
+
+    @abstractmethod
+    def provision(self, ui: Ui, communicator: Communicator | None, data: dict[str, str]) -> None:
+        """Do the work; raise to fail the build."""
+
+
+class PostProcessor(ABC):
+    """Takes an artifact and returns (artifact, keep_input_default, force_keep)."""
+
+    Config: ClassVar[type[PluginConfig]]
+
+    def __init__(self, config: PluginConfig, options: PluginOptions):
+        self.config = config
+        self.options = options
+
+    def prepare(self) -> list[str]:
+        """Cross-field checks beyond the model; raise ConfigErrors. Returns warnings."""
+        return []
+
+    @abstractmethod
+    def post_process(self, ui: Ui, artifact: Artifact) -> tuple[Artifact | None, bool, bool]:
+        """Return the new artifact, whether to keep the input by default, and force-keep."""

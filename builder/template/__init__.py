@@ -1,0 +1,1 @@
+"""Templates: JSON with positions, user variables, and the {{ }} language."""

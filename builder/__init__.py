@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+PACKER_VERSION = "1.6.6"  # the Packer release whose JSON template format pybuild implements
 
 __all__ = [
     "Artifact",
@@ -27,6 +28,7 @@ __all__ = [
     "ConfigErrors",
     "LoadedTemplate",
     "OnError",
+    "PACKER_VERSION",
     "PluginConfig",
     "PluginOptions",
     "PostProcessor",

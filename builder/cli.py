@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from builder import __version__
+from builder import PACKER_VERSION, __version__
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 127
 
@@ -165,8 +165,6 @@ def _error_text(exc: BaseException) -> str:
 
 # --------------------------------------------------------------------------- commands
 def cmd_version(values: dict[str, Any], args: list[str], ctx: Context) -> int:
-    from builder.engine import PACKER_VERSION
-
     ctx.machine_record("version", __version__)
     ctx.machine_record("packer-version", PACKER_VERSION)
     ctx.say(f"pybuild v{__version__} (implements Packer v{PACKER_VERSION} JSON templates)")

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from builder import PACKER_VERSION
 from builder.artifact import Artifact
 from builder.communicator.base import Communicator
 from builder.components import Builder, PluginOptions, PostProcessor, Provisioner
@@ -42,8 +43,6 @@ from builder.template.funcs import RenderContext, render, render_until_stable
 from builder.template.parse import Path, format_path
 from builder.template.template import PostProcessorSpec, ProvisionerSpec, Template, read_template
 from builder.template.variables import resolve_variables
-
-PACKER_VERSION = "1.6.6"
 
 
 # --------------------------------------------------------------------------- loading
@@ -205,17 +204,12 @@ def prepare(loaded: LoadedTemplate, options: RunOptions | None = None) -> Prepar
         except TemplateError as exc:
             errors.append(TemplateError(exc.message, t.locate((*spec.path, "name"))))
     errors.extend(_check_references(t, list(names)))
-    for spec in t.builders:
-        try:
-            registry.check("builder", spec.type, t.locate((*spec.path, "type")))
-        except TemplateError as exc:
-            errors.append(exc)
-    if errors:
-        raise ConfigErrors(errors)
 
     builds: list[Build] = []
     build_errors: dict[str, ConfigErrors] = {}
-    for spec in sorted(t.builders, key=lambda s: names[s.name]):
+    for spec in sorted(t.builders, key=lambda s: names.get(s.name, s.name)):
+        if spec.name not in names:
+            continue
         name = names[spec.name]
         if options.only and not _matches(name, options.only):
             continue
@@ -227,6 +221,10 @@ def prepare(loaded: LoadedTemplate, options: RunOptions | None = None) -> Prepar
             build_errors[name] = exc
         except TemplateError as exc:
             build_errors[name] = ConfigErrors([exc])
+    if errors:  # template-wide problems: report them with every build's, all at once
+        for errs in build_errors.values():
+            errors.extend(errs.errors)
+        raise ConfigErrors(errors)
     return Prepared(loaded, builds, build_errors, options)
 
 

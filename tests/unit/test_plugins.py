@@ -39,7 +39,9 @@ def test_example_plugin_package_is_installed_and_builds(template, cli, tmp_path:
     template(
         {
             "builders": [{"type": "file-image", "output": "img.txt", "content": "v1\n"}],
-            "provisioners": [{"type": "shell-local", "inline": ["echo provisioning {{build `ID`}}"]}],
+            "provisioners": [
+                {"type": "shell-local", "inline": ["echo provisioning {{build `ID`}}"]}
+            ],
             "post-processors": [{"type": "manifest", "output": "m.json"}],
         }
     )
@@ -49,7 +51,9 @@ def test_example_plugin_package_is_installed_and_builds(template, cli, tmp_path:
     assert not (tmp_path / "img.txt.partial").exists()  # its step cleaned up
     assert "    file-image: provisioning img.txt" in r.stdout
     assert "--> file-image: File image: img.txt" in r.stdout
-    assert json.loads((tmp_path / "m.json").read_text())["builds"][0]["builder_type"] == "file-image"
+    assert (
+        json.loads((tmp_path / "m.json").read_text())["builds"][0]["builder_type"] == "file-image"
+    )
 
 
 def test_example_plugin_failure_cleans_up(template, cli, tmp_path: Path) -> None:
@@ -65,19 +69,26 @@ def test_plugin_that_is_not_a_builder_is_rejected(monkeypatch: pytest.MonkeyPatc
 
     reg = Registry()
     ep = EntryPoint(name="bogus", value="json:dumps", group="pybuild.builders")
-    monkeypatch.setattr("builder.plugins.entry_points", lambda group: [ep] if group == "pybuild.builders" else [])
+    monkeypatch.setattr(
+        "builder.plugins.entry_points", lambda group: [ep] if group == "pybuild.builders" else []
+    )
     with pytest.raises(PluginLoadError, match="is not a subclass of builder.Builder"):
         reg.load("builder", "bogus")
 
 
 def test_validate_imports_no_platform_sdk(template, tmp_path: Path) -> None:
     """`pybuild validate` must not pay for boto3, docker, paramiko, pyVmomi or openstack."""
-    path = template({"builders": [NULL], "provisioners": [{"type": "shell-local", "inline": ["true"]}],
-                     "post-processors": ["manifest", "checksum"]})
+    path = template(
+        {
+            "builders": [NULL],
+            "provisioners": [{"type": "shell-local", "inline": ["true"]}],
+            "post-processors": ["manifest", "checksum"],
+        }
+    )
     code = (
-        "import sys; from builder.cli import main; rc = main(['validate', %r]);"
+        f"import sys; from builder.cli import main; rc = main(['validate', {str(path)!r}]);"
         "heavy = [m for m in ('boto3', 'botocore', 'docker', 'paramiko', 'pyVmomi', 'openstack') "
-        "if m in sys.modules]; print(rc, heavy)" % str(path)
+        "if m in sys.modules]; print(rc, heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "0 []"
@@ -97,4 +108,6 @@ def test_platform_packages_import_only_public_engine_pieces() -> None:
                     mod = node.module
                     assert mod not in ("builder.engine", "builder.cli"), f"{py} imports {mod}"
                     others = [f"builder.{p}" for p in platforms if p != name]
-                    assert not any(mod == o or mod.startswith(o + ".") for o in others), f"{py}: {mod}"
+                    assert not any(mod == o or mod.startswith(o + ".") for o in others), (
+                        f"{py}: {mod}"
+                    )

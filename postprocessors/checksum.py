@@ -15,6 +15,7 @@ from builder.components import PostProcessor
 from builder.config import PluginConfig, StrList
 from builder.errors import PostProcessorError, PybuildError
 from builder.events import Ui
+from postprocessors.manifest import generated_data
 
 BUILDER_ID = "packer.post-processor.checksum"
 DEFAULT_OUTPUT = "packer_{{.BuildName}}_{{.BuilderType}}_{{.ChecksumType}}.checksum"
@@ -53,7 +54,7 @@ class ChecksumPostProcessor(PostProcessor):
     config: ChecksumConfig
 
     def post_process(self, ui: Ui, artifact: Artifact) -> tuple[Artifact | None, bool, bool]:
-        generated = dict(artifact.state("generated_data") or {})
+        generated = generated_data(artifact)
         files = list(artifact.files)
         out_files = list(files)
         for kind in self.config.checksum_types:

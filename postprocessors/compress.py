@@ -21,6 +21,7 @@ from builder.components import PostProcessor
 from builder.config import PluginConfig
 from builder.errors import PostProcessorError, PybuildError
 from builder.events import Ui
+from postprocessors.manifest import generated_data
 
 BUILDER_ID = "packer.post-processor.compress"
 DEFAULT_OUTPUT = "packer_{{.BuildName}}_{{.BuilderType}}"
@@ -74,7 +75,7 @@ class CompressPostProcessor(PostProcessor):
     config: CompressConfig
 
     def post_process(self, ui: Ui, artifact: Artifact) -> tuple[Artifact | None, bool, bool]:
-        generated = dict(artifact.state("generated_data") or {})
+        generated = generated_data(artifact)
         data = {
             **generated,
             "BuildName": self.options.build_name,

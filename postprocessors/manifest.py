@@ -34,6 +34,26 @@ _thread_locks: dict[str, threading.Lock] = {}
 _thread_locks_guard = threading.Lock()
 
 
+class GeneratedData(dict[str, Any]):
+    """An artifact's generated data as Packer's run-time render sees it.
+
+    Packer turns `{{build `Key`}}` into `{{.Key}}` when the template is prepared and
+    renders that against the generated data later, so a key the builder did not provide
+    reads `<no value>` instead of failing.
+    """
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __missing__(self, key: str) -> str:
+        return "<no value>"
+
+
+def generated_data(artifact: Artifact) -> GeneratedData:
+    """The artifact's `generated_data` state (empty when it has none)."""
+    return GeneratedData(artifact.state("generated_data") or {})
+
+
 class ManifestConfig(PluginConfig):
     """Options of the `manifest` post-processor."""
 
@@ -58,14 +78,14 @@ class ManifestPostProcessor(PostProcessor):
 
     def post_process(self, ui: Ui, artifact: Artifact) -> tuple[Artifact | None, bool, bool]:
         cfg = self.config
-        generated = artifact.state("generated_data") or {}
+        generated = generated_data(artifact)
         custom: dict[str, str] | None = None
         if cfg.custom_data is not None:
             custom = {}
             for key, text in cfg.custom_data.items():
                 try:
                     custom[key] = self.options.render_text(
-                        text, data=generated, build_data=dict(generated)
+                        text, data=dict(generated), build_data=generated
                     )
                 except (PybuildError, ValueError) as exc:
                     raise PostProcessorError(f"Error interpolating custom data: {exc}") from exc

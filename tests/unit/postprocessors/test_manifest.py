@@ -225,3 +225,9 @@ def test_concurrent_builds_all_land_in_the_file() -> None:
 def test_empty_output_means_default() -> None:
     run({"output": ""})
     assert Path("packer-manifest.json").exists()
+
+
+def test_build_key_the_builder_did_not_provide_reads_no_value_like_packer() -> None:
+    run({"custom_data": {"k": "{{build `ID`}}-{{build_name}}"}}, Artifact("x", "", ["a"]))
+    custom = json.loads(Path("packer-manifest.json").read_text())["builds"][0]["custom_data"]
+    assert custom == {"k": "<no value>-e"}

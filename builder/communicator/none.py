@@ -2,35 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import Any, NoReturn
 
-from builder.communicator.base import CommandResult, OutputHandler
 from builder.errors import BuildError
 
-_WHY = "the communicator is 'none': this build has no connection to run commands or move files"
+_WHY = (
+    "this build's communicator is 'none': there is no connection to run commands or move "
+    'files (set "communicator" to "ssh" or use shell-local)'
+)
 
 
 class NoneCommunicator:
     """Placeholder communicator; every operation is an error naming the reason."""
 
-    def run(
-        self,
-        command: str,
-        *,
-        on_output: OutputHandler | None = None,
-        env: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-    ) -> CommandResult:
+    def run(self, command: str, **_: Any) -> NoReturn:
         raise BuildError(_WHY)
 
-    def upload(self, src: str, dst: str) -> None:
+    def upload(self, src: Any, dst: str, **_: Any) -> NoReturn:
         raise BuildError(_WHY)
 
-    def upload_dir(self, src: str, dst: str) -> None:
+    def upload_dir(self, src: str, dst: str, **_: Any) -> NoReturn:
         raise BuildError(_WHY)
 
-    def download(self, src: str, dst: str) -> None:
+    def download(self, src: str, dst: Any, **_: Any) -> NoReturn:
         raise BuildError(_WHY)
 
-    def download_dir(self, src: str, dst: str) -> None:
+    def download_dir(self, src: str, dst: str, **_: Any) -> NoReturn:
         raise BuildError(_WHY)

@@ -404,8 +404,8 @@ def _make(
     cfg_cls = cls.Config
     render_errors: list[tuple[Path, TemplateError]] = []
     rendered = _render_config(config, ctx, (), cfg_cls.deferred, render_errors)
-    for rel, exc in render_errors:
-        errors.append(TemplateError(exc.message, t.locate((*path, *rel))))
+    for rel, render_error in render_errors:
+        errors.append(TemplateError(render_error.message, t.locate((*path, *rel))))
     if render_errors:
         return None
     label = f"{format_path(path)} ({ptype})"

@@ -438,7 +438,7 @@ class MachineReadableRenderer:
 
     def __init__(self, stream: IO[str] | None = None):
         self.out = _LineWriter(stream or sys.stdout)
-        self._human = HumanRenderer(_Capture(), color=False)
+        self._human = HumanRenderer(_Capture(), color=False)  # type: ignore[arg-type]
 
     def record(self, target: str, type_: str, *data: Any) -> None:
         fields_ = [str(int(time.time())), target, type_, *(machine_escape(str(d)) for d in data)]
@@ -516,6 +516,7 @@ class RecordingSink:
 
     events: list[Event] = field(default_factory=list)
     answers: list[str] = field(default_factory=list)
+    prompts: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def emit(self, event: Event) -> None:
@@ -523,7 +524,10 @@ class RecordingSink:
             self.events.append(event)
 
     def ask(self, prompt: str) -> str | None:
-        return self.answers.pop(0) if self.answers else None
+        """Answer from `answers` in order (None when they run out); prompts are kept."""
+        with self._lock:
+            self.prompts.append(prompt)
+            return self.answers.pop(0) if self.answers else None
 
     def texts(self, kind: type[Event] | None = None, target: str | None = None) -> list[str]:
         """The text of every recorded event of `kind` (and `target`)."""

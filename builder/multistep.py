@@ -179,3 +179,24 @@ def _cleanup_quietly(step: Step, ctx: Any, debug_pause: Callable[[str], None] | 
         step.cleanup(ctx)
     except Exception as exc:  # noqa: BLE001 - reported, never raised past the runner
         ctx.ui.error(f"Error cleaning up {step.name}: {exc}")
+
+
+def run_build_steps(steps: Sequence[Step | None], ctx: Any, options: Any) -> None:
+    """`run_steps` with the engine's settings from a plugin's PluginOptions.
+
+    -on-error policy, -debug pauses and ask prompts go through `ctx.ui`; with
+    run-cleanup-provisioner the StepProvision cleanup still runs.
+    """
+    ui = ctx.ui
+
+    def pause(message: str) -> None:
+        ui.ask(message)
+
+    run_steps(
+        steps,
+        ctx,
+        on_error=options.on_error,
+        debug_pause=pause if options.debug else None,
+        ask=ui.ask,
+        keep_cleanup=lambda step: getattr(step, "name", "") == "StepProvision",
+    )

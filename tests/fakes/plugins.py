@@ -11,7 +11,7 @@ from builder.commonsteps import StepConnectNone, StepProvision
 from builder.components import Builder, PostProcessor, Provisioner
 from builder.config import Duration, PluginConfig
 from builder.errors import BuildError
-from builder.multistep import RunState, run_steps
+from builder.multistep import RunState, run_build_steps
 
 JOURNAL: list[str] = []
 _lock = threading.Lock()
@@ -79,13 +79,7 @@ class FakeBuilder(Builder):
             StepProvision(),
             FakeStep("finish", cfg.fail_step == "finish"),
         ]
-        run_steps(
-            steps,
-            ctx,
-            on_error=self.options.on_error,
-            ask=ui.ask,
-            keep_cleanup=lambda s: isinstance(s, StepProvision),
-        )
+        run_build_steps(steps, ctx, self.options)
         destroyed = lambda: note(f"{self.options.build_name}:destroy:{cfg.artifact_id}")  # noqa: E731
         return Artifact(
             self.builder_id,

@@ -346,3 +346,32 @@ def test_public_api_is_pinned() -> None:
     assert builder.__all__ == sorted(builder.__all__)
     for name in builder.__all__:
         assert getattr(builder, name) is not None
+
+
+def test_on_error_ask_retry_then_abort(tmp_path: Path) -> None:
+    path = write_template(tmp_path, {"builders": [{"type": "fake", "fail_step": "wait"}]})
+    sink = RecordingSink(answers=["r", "a"])
+    report = builder.build(str(path), sink=sink, on_error="ask")
+    assert report.results["fake"].error is not None
+    assert fakes.JOURNAL.count("fake:run:wait") == 2  # retried once
+    assert not [j for j in fakes.JOURNAL if ":cleanup:" in j]  # then aborted: nothing removed
+    assert "[c] Clean up and exit, [a] abort without cleanup, or [r] retry step" in sink.prompts[0]
+
+
+def test_on_error_ask_without_a_terminal_cleans_up(tmp_path: Path) -> None:
+    path = write_template(tmp_path, {"builders": [{"type": "fake", "fail_step": "wait"}]})
+    builder.build(str(path), sink=RecordingSink(), on_error="ask")
+    assert fakes.JOURNAL[-2:] == ["fake:cleanup:wait", "fake:cleanup:create"]
+
+
+def test_debug_pauses_after_each_step_and_before_each_cleanup(tmp_path: Path) -> None:
+    path = write_template(
+        tmp_path,
+        {"builders": [{"type": "fake"}], "provisioners": [{"type": "fake"}]},
+    )
+    sink = RecordingSink()
+    report = builder.build(str(path), sink=sink, debug=True)
+    assert report.ok
+    assert "Pausing after run of step 'create'. Press enter to continue." in sink.prompts
+    assert "Pausing before cleanup of step 'create'. Press enter to continue." in sink.prompts
+    assert any(p.startswith("Pausing before the next provisioner") for p in sink.prompts)

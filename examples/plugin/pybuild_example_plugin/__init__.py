@@ -10,9 +10,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from builder import Artifact, Builder, PluginConfig, run_steps
+from builder import Artifact, Builder, PluginConfig
 from builder.commonsteps import StepConnectNone, StepProvision
-from builder.multistep import RunState
+from builder.multistep import RunState, run_build_steps
 
 
 class FileImageConfig(PluginConfig):
@@ -81,11 +81,8 @@ class FileImageBuilder(Builder):
 
     def run(self, ui: Any, hook: Any, cancel: Any) -> Artifact | None:
         ctx = FileImageRun(ui, cancel, hook, self.config)
-        run_steps(
-            [WriteWorkFile(), StepConnectNone(), StepProvision(), PublishImage()],
-            ctx,
-            on_error=self.options.on_error,
-        )
+        steps = [WriteWorkFile(), StepConnectNone(), StepProvision(), PublishImage()]
+        run_build_steps(steps, ctx, self.options)
         return Artifact(
             self.builder_id,
             self.config.output,

@@ -367,14 +367,13 @@ def _render_config(
             errors.append((path, exc))
             return value
     if isinstance(value, dict):
-        return {
-            k: (
-                v
-                if top and k in deferred
-                else _render_config(v, ctx, (*path, k), deferred, errors, False)
-            )
-            for k, v in value.items()
-        }
+        out = {}
+        for k, v in value.items():
+            rendered = _render_config(v, ctx, (*path, k), deferred, errors, False)
+            # deferred fields are rendered by their plugin at run time; rendering them
+            # here too only checks their syntax, so `validate` reports it
+            out[k] = v if top and k in deferred else rendered
+        return out
     if isinstance(value, list):
         return [
             _render_config(v, ctx, (*path, i), deferred, errors, False) for i, v in enumerate(value)

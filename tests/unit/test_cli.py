@@ -277,3 +277,17 @@ def test_python_m_builder_and_manifest_written(template, cli, tmp_path: Path) ->
     [entry] = data["builds"]
     assert entry["name"] == "null" and entry["artifact_id"] == "Null" and entry["files"] is None
     assert data["last_run_uuid"] == entry["packer_run_uuid"]
+
+
+def test_validate_checks_syntax_of_fields_rendered_at_run_time(template, cli) -> None:
+    template(
+        '{\n  "builders": [{"type": "null", "communicator": "none"}],\n'
+        '  "provisioners": [\n    {"type": "shell-local",\n'
+        '     "inline": ["echo {{nosuchfunc}}"]}\n  ]\n}\n'
+    )
+    r = cli("validate", "t.json")
+    assert r.returncode == 1
+    assert (
+        'provisioners[0].inline[0]: template: root:1: function "nosuchfunc" not defined' in r.stdout
+    )
+    assert "(t.json:5)" in r.stdout

@@ -97,7 +97,7 @@ def validate(config: ShellLocalConfig) -> None:
                 TemplateError(f"invalid OS '{name}'", Location(path=f"only_on[{i}]"), hint)
             )
     for i, kv in enumerate(config.environment_vars):
-        if not _is_key_value(kv):
+        if not is_key_value(kv):
             msg = f"Environment variable not in format 'key=value': {kv}"
             errors.append(TemplateError(msg, Location(path=f"environment_vars[{i}]")))
     if errors:
@@ -117,7 +117,7 @@ def _family_errors(config: ShellLocalConfig) -> list[TemplateError]:
     return []
 
 
-def _is_key_value(kv: str) -> bool:
+def is_key_value(kv: str) -> bool:
     key, sep, _ = kv.partition("=")
     return bool(sep and key)
 
@@ -211,7 +211,7 @@ class ShellLocalRun:
         }
         for i, raw in enumerate(self.config.environment_vars):
             kv = self._render(f"environment_vars[{i}]", raw, self.build_data)
-            if not _is_key_value(kv):
+            if not is_key_value(kv):
                 raise BuildError(f"Environment variable not in format 'key=value': {kv}")
             key, _, value = kv.partition("=")
             env[key] = value

@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from builder.artifact import Artifact
-from builder.commonsteps import StepConnectNone, StepProvision
+from builder.commonsteps import StepProvision
+from builder.communicator.keygen import KeyPair
+from builder.communicator.steps import StepConnect
 from builder.components import Builder as BaseBuilder
 from builder.components import Hook
-from builder.errors import ConfigErrors, Location, TemplateError
+from builder.errors import ConfigErrors
 from builder.events import Ui
 from builder.multistep import CancelToken, RunState, run_steps
 from builder.null.config import NullConfig
@@ -26,10 +28,12 @@ class NullRun:
     hook: Hook
     config: NullConfig
     communicator: Any = None
+    ssh_key: KeyPair | None = None
+    connect_data: dict[str, str] = field(default_factory=dict)
     state: RunState = field(default_factory=RunState)
 
     def build_data(self) -> dict[str, str]:
-        return {"ID": "Null", "ConnType": self.config.communicator}
+        return {"ID": "Null", **self.connect_data}
 
 
 class Builder(BaseBuilder):
@@ -40,25 +44,19 @@ class Builder(BaseBuilder):
     config: NullConfig
 
     def prepare(self) -> list[str]:
-        if self.config.communicator == "ssh":
-            raise ConfigErrors(
-                [
-                    TemplateError(
-                        'the ssh communicator is not available yet in pybuild; use "communicator": "none"',
-                        Location(path="communicator"),
-                    )
-                ]
-            )
+        errors = self.config.check_communicator(host_required=True)
+        if errors:
+            raise ConfigErrors(errors)
         return []
 
     def run(self, ui: Ui, hook: Hook, cancel: CancelToken) -> Artifact | None:
         ctx = NullRun(ui, cancel, hook, self.config)
         opts = self.options
         run_steps(
-            [StepConnectNone(), StepProvision()],
+            [StepConnect(), StepProvision()],
             ctx,
             on_error=opts.on_error,
-            debug_pause=(lambda msg: ui.ask(msg)) if opts.debug else None,
+            debug_pause=(lambda msg: None if ui.ask(msg) else None) if opts.debug else None,
             ask=ui.ask,
             keep_cleanup=lambda s: isinstance(s, StepProvision),
         )

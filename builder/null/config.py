@@ -1,13 +1,13 @@
-"""Options of the null builder: only the communicator."""
+"""Options of the null builder: only the communicator (none, or ssh to an existing host)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from builder.config import PluginConfig
+from builder.communicator.config import CommunicatorConfig
 
 
-class NullConfig(PluginConfig):
-    """`communicator: none` here; the SSH options arrive with the ssh communicator."""
+class NullConfig(CommunicatorConfig):
+    """`communicator` (ssh by default, or none) and the ssh_* options."""
 
-    communicator: Literal["none", "ssh"] = "ssh"
+    communicator: Literal["ssh", "none"] = "ssh"  # type: ignore[assignment]

@@ -1,0 +1,103 @@
+"""The docker builder: a container from an image, provisioned, then committed, exported or discarded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from builder.artifact import Artifact
+from builder.commonsteps import StepConnectNone, StepProvision
+from builder.components import Builder as BaseBuilder
+from builder.components import Hook
+from builder.docker.artifact import BUILDER_ID, BUILDER_ID_IMPORT, ExportArtifact, ImageArtifact
+from builder.docker.config import DockerConfig, check_config
+from builder.docker.driver import DockerDriver
+from builder.docker.steps import (
+    DockerRun,
+    StepCommit,
+    StepConnectDocker,
+    StepDockerProvision,
+    StepExport,
+    StepPull,
+    StepRunContainer,
+    StepTempDir,
+)
+from builder.errors import BuildError, ConfigErrors
+from builder.events import Ui
+from builder.multistep import CancelToken, run_steps
+
+
+class Builder(BaseBuilder):
+    """Packer's `docker` builder over the Docker Engine API."""
+
+    Config = DockerConfig
+    builder_id = BUILDER_ID
+    config: DockerConfig
+
+    def prepare(self) -> list[str]:
+        errors = check_config(self.config)
+        errors.extend(self.config.check_communicator(host_required=False))
+        if errors:
+            raise ConfigErrors(errors)
+        return []
+
+    def make_driver(self) -> DockerDriver:
+        """The real engine; tests replace this with a FakeDockerDriver."""
+        from builder.docker.driver import DockerSDKDriver
+
+        return DockerSDKDriver()
+
+    def steps(self) -> list[Any]:
+        cfg = self.config
+        finish: list[Any] = []
+        if cfg.commit:
+            finish = [StepCommit()]
+        elif cfg.export_path:
+            finish = [StepExport()]
+        return [
+            StepTempDir(),
+            StepPull() if cfg.pull else None,
+            StepRunContainer(),
+            self._connect_step(),
+            StepDockerProvision(),
+            *finish,
+        ]
+
+    def _connect_step(self) -> Any:
+        kind = self.config.communicator
+        if kind == "docker":
+            return StepConnectDocker()
+        if kind == "none":
+            return StepConnectNone()
+        from builder.communicator.steps import StepConnect
+
+        # Packer's default address is the container's own IP; set ssh_host (and publish
+        # the port with run_command) to reach it through 127.0.0.1 instead.
+        return StepConnect(host=lambda ctx: ctx.container_ip)
+
+    def run(self, ui: Ui, hook: Hook, cancel: CancelToken) -> Artifact | None:
+        driver = self.make_driver()
+        ctx = DockerRun(ui, cancel, hook, self.config, driver, self.options)
+        opts = self.options
+        try:
+            run_steps(
+                self.steps(),
+                ctx,
+                on_error=opts.on_error,
+                debug_pause=(lambda msg: None if ui.ask(msg) else None) if opts.debug else None,
+                ask=ui.ask,
+                keep_cleanup=lambda s: isinstance(s, StepProvision),
+            )
+        except BaseException:
+            driver.close()  # a committed image keeps the driver for destroy()
+            raise
+        return self.artifact(ctx)
+
+    def artifact(self, ctx: DockerRun) -> Artifact:
+        generated = {**ctx.build_data()}
+        if self.config.commit:
+            if not ctx.image_id:
+                raise BuildError("the commit step produced no image")
+            return ImageArtifact(
+                BUILDER_ID_IMPORT, ctx.image_id, ctx.driver, generated_data=generated
+            )
+        return ExportArtifact(self.config.export_path, generated)

@@ -1,0 +1,144 @@
+"""Options of the `docker` builder (Packer's names and defaults) and their cross-field checks."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from builder.communicator.config import CommunicatorConfig
+from builder.config import StrList
+from builder.docker.runargs import RunArgsError, parse_run_command
+from builder.errors import Location, TemplateError
+
+DEFAULT_RUN_COMMAND = ["-d", "-i", "-t", "--entrypoint=/bin/sh", "--", "{{.Image}}"]
+CHANGE_INSTRUCTIONS = (
+    "CMD",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "LABEL",
+    "ONBUILD",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+)
+_PORT = re.compile(r"^\d{1,5}(-\d{1,5})?(/(tcp|udp|sctp))?$")
+
+
+class DockerConfig(CommunicatorConfig):
+    """Everything a `docker` builder block may say."""
+
+    secret_fields: ClassVar[tuple[str, ...]] = (
+        *CommunicatorConfig.secret_fields,
+        "login_password",
+        "aws_secret_key",
+        "aws_token",
+    )
+    deferred: ClassVar[frozenset[str]] = frozenset({"run_command"})
+
+    communicator: Literal["ssh", "none", "docker"] = "docker"
+    image: str = ""
+    pull: bool = True
+    commit: bool = False
+    discard: bool = False
+    export_path: str = ""
+    changes: StrList = Field(default_factory=list)
+    author: str = ""
+    message: str = ""
+    run_command: StrList = Field(default_factory=list)
+    volumes: dict[str, str] = Field(default_factory=dict)
+    container_dir: str = ""
+    privileged: bool = False
+    cap_add: StrList = Field(default_factory=list)
+    cap_drop: StrList = Field(default_factory=list)
+    tmpfs: StrList = Field(default_factory=list)
+    device: StrList = Field(default_factory=list)
+    platform: str = ""
+    fix_upload_owner: bool = True
+    exec_user: str = ""
+    pty: bool = False
+    windows_container: bool = False
+    login: bool = False
+    login_server: str = ""
+    login_username: str = ""
+    login_password: str = ""
+    ecr_login: bool = False
+    aws_access_key: str = ""
+    aws_secret_key: str = ""
+    aws_token: str = ""
+    aws_profile: str = ""
+
+    @property
+    def run_args(self) -> list[str]:
+        """`run_command`, or Packer's default when empty."""
+        return list(self.run_command) or list(DEFAULT_RUN_COMMAND)
+
+    @property
+    def shared_dir(self) -> str:
+        """Where the host's temporary directory is mounted in the container."""
+        return self.container_dir or "/packer-files"
+
+
+def check_config(cfg: DockerConfig) -> list[TemplateError]:
+    """Packer's checks of a docker block, each error naming its option."""
+    errors: list[TemplateError] = []
+
+    def err(path: str, text: str, hint: str | None = None) -> None:
+        errors.append(TemplateError(text, Location(path=path), hint))
+
+    if not cfg.image:
+        err("image", "Image must be specified")
+    chosen = [n for n, on in (("commit", cfg.commit), ("discard", cfg.discard)) if on]
+    if cfg.export_path:
+        chosen.append("export_path")
+    if len(chosen) > 1:
+        err(chosen[1], "Cannot specify more than one of commit, discard, and export_path")
+    elif not chosen:
+        err(
+            "commit",
+            "No instructions given for handling the artifact; expected commit, discard, "
+            "or export_path",
+        )
+    if cfg.export_path and os.path.isdir(cfg.export_path):
+        err("export_path", "export_path must be a file, not a directory")
+    for i, line in enumerate(cfg.changes):
+        problem = check_change(line)
+        if problem:
+            err(f"changes[{i}]", problem)
+    try:
+        parse_run_command(cfg.run_args)
+    except RunArgsError as exc:
+        err("run_command", str(exc))
+    if cfg.ecr_login:
+        err("ecr_login", "ECR login is not supported by pybuild", "use login with login_server")
+    if cfg.windows_container:
+        err("windows_container", "Windows containers are not supported by pybuild")
+    if cfg.login and (cfg.login_password and not cfg.login_username):
+        err("login_username", "login_password is set but login_username is empty")
+    return errors
+
+
+def check_change(line: str) -> str | None:
+    """Why a `changes` line would not be accepted by `docker commit --change`, or None."""
+    words = line.strip().split(None, 1)
+    if not words:
+        return "empty change; expected a Dockerfile instruction such as 'CMD [\"/bin/sh\"]'"
+    instruction = words[0].upper()
+    rest = words[1].strip() if len(words) > 1 else ""
+    allowed = ", ".join(CHANGE_INSTRUCTIONS)
+    if instruction not in CHANGE_INSTRUCTIONS:
+        return f"{words[0]!r} is not a valid change command; allowed: {allowed}"
+    if not rest:
+        return f"{instruction} requires at least one argument"
+    if instruction in ("ENV", "LABEL") and "=" not in rest and len(rest.split()) < 2:
+        return f"{instruction} must have two arguments (KEY VALUE or KEY=VALUE)"
+    if instruction == "EXPOSE":
+        bad = [p for p in rest.split() if not _PORT.match(p) and not p.startswith("$")]
+        if bad:
+            return f"EXPOSE: invalid port {bad[0]!r}; expected PORT[/tcp|/udp|/sctp]"
+    if instruction == "ONBUILD" and rest.split()[0].upper() in ("ONBUILD", "FROM", "MAINTAINER"):
+        return f"ONBUILD cannot trigger {rest.split()[0].upper()}"
+    return None

@@ -1,0 +1,153 @@
+"""Docker integration fixtures: a private registry on 127.0.0.1, leak checks, CLI helpers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from base64 import b64encode
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.integration.conftest import free_port, service_missing
+
+if TYPE_CHECKING:
+    import docker
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLE = ROOT / "examples" / "docker" / "template.json"
+NAME_PREFIX = "pybuild_"
+REGISTRY_BIN = "/usr/bin/docker-registry"
+
+
+@dataclass
+class Registry:
+    """A docker-registry (distribution 2.8) with htpasswd auth, listening on 127.0.0.1."""
+
+    address: str
+    username: str
+    password: str
+
+    def get(self, path: str) -> Any:
+        """GET /v2/<path> with the test credentials; the decoded JSON."""
+        request = urllib.request.Request(f"http://{self.address}/v2/{path}")
+        token = b64encode(f"{self.username}:{self.password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[Registry]:
+    """Debian's docker-registry serving from tmp_path on a free loopback port."""
+    binary = shutil.which("docker-registry") or REGISTRY_BIN
+    if not Path(binary).exists():
+        service_missing("docker-registry missing: apt-get install docker-registry")
+    import bcrypt
+
+    root = tmp_path / "registry"
+    root.mkdir()
+    password = "registry-secret-pw"
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+    (root / "htpasswd").write_text(f"tester:{hashed}\n")
+    address = f"127.0.0.1:{free_port()}"
+    (root / "config.yml").write_text(
+        "version: 0.1\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+        f"http:\n  addr: {address}\n"
+        f"auth:\n  htpasswd:\n    realm: pybuild-test\n    path: {root / 'htpasswd'}\n"
+    )
+    log = open(root / "registry.log", "wb")
+    proc = subprocess.Popen([binary, "serve", str(root / "config.yml")], stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                urllib.request.urlopen(f"http://{address}/v2/", timeout=1)
+            except urllib.error.HTTPError as exc:
+                if exc.code == 401:
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"docker-registry did not start:\n{(root / 'registry.log').read_text()}"
+                )
+            time.sleep(0.05)
+        yield Registry(address, "tester", password)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def build_containers(client: docker.DockerClient) -> list[str]:
+    """Names of every container pybuild created that still exists (running or not)."""
+    found = client.containers.list(all=True, filters={"name": NAME_PREFIX})
+    return [c.name for c in found if c.name.startswith(NAME_PREFIX)]
+
+
+def image_ids(client: docker.DockerClient) -> set[str]:
+    return {str(i.id) for i in client.images.list(all=True)}
+
+
+@dataclass
+class Leaks:
+    """What existed before a test, to prove the test's builds left nothing behind."""
+
+    client: docker.DockerClient
+    images: set[str]
+    containers: set[str]
+    tmp_root: Path
+
+    def new_images(self) -> set[str]:
+        return image_ids(self.client) - self.images
+
+    def assert_clean(self, allowed_images: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        assert set(build_containers(self.client)) - self.containers == set()
+        assert self.new_images() - allowed_images == set()
+        assert not self.tmp_root.exists() or list(self.tmp_root.iterdir()) == []
+
+
+@pytest.fixture
+def leaks(docker_client: docker.DockerClient, base_image: str, tmp_path: Path) -> Iterator[Leaks]:
+    """Snapshot of images; PACKER_TMP_DIR points into tmp_path; cleans up stray images."""
+    before = set(build_containers(docker_client))
+    state = Leaks(docker_client, image_ids(docker_client), before, tmp_path / "packer-tmp")
+    yield state
+    for image in state.new_images():
+        try:
+            docker_client.images.remove(image, force=True)
+        except Exception:  # noqa: BLE001 - best effort after the assertions ran
+            pass
+
+
+def cli_env(leaks: Leaks, **extra: str) -> dict[str, str]:
+    """The environment of a pybuild run under test."""
+    return {"PACKER_TMP_DIR": str(leaks.tmp_root), "NO_COLOR": "1", **extra}
+
+
+def pybuild(
+    leaks: Leaks, *args: str, cwd: Path, timeout: float = 300, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, cwd=cwd, env=cli_env(leaks, **env), timeout=timeout)
+
+
+def remove_refs(client: docker.DockerClient, *refs: str) -> None:
+    for ref in refs:
+        try:
+            client.images.remove(ref, force=True)
+        except Exception:  # noqa: BLE001
+            pass

@@ -1,0 +1,5 @@
+"""The `amazon-ebs` builder."""
+
+from builder.amazon.ebs.builder import Builder
+
+__all__ = ["Builder"]

@@ -43,9 +43,11 @@ install_packages() {
   command -v dockerd >/dev/null || missing+=(docker.io)
   command -v debootstrap >/dev/null || missing+=(debootstrap)
   command -v ssh-keygen >/dev/null || missing+=(openssh-client)
-  command -v scp >/dev/null || missing+=(openssh-client)
-  [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)   # docker-push tests
-  command -v packer >/dev/null || missing+=(packer)               # parity tests and bench/
+  if [ "$BASE_ONLY" = 0 ]; then
+    command -v scp >/dev/null || missing+=(openssh-client)
+    [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)   # docker-push tests
+    command -v packer >/dev/null || missing+=(packer)               # parity tests and bench/
+  fi
   [ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
   if [ ${#missing[@]} -eq 0 ]; then
     say "packages: all present"
@@ -132,7 +134,11 @@ build_sshd_image() {
   say "sshd image: docker build took $(took "$t") s"
 }
 
+BASE_ONLY=0
+
 main() {
+  # --base-only: just dockerd and the Debian base image (what the README's main job needs)
+  [ "${1:-}" = "--base-only" ] && BASE_ONLY=1
   [ "$(id -u)" -eq 0 ] || die "run as root (installs packages and starts dockerd)"
   local t0 t
   t0="$(now)"
@@ -140,7 +146,9 @@ main() {
   t="$(now)"; start_dockerd; say "phase dockerd: $(took "$t") s"
   mkdir -p "$CACHE"
   t="$(now)"; build_base_image; say "phase base image: $(took "$t") s"
-  t="$(now)"; build_sshd_image; say "phase sshd image: $(took "$t") s"
+  if [ "$BASE_ONLY" = 0 ]; then
+    t="$(now)"; build_sshd_image; say "phase sshd image: $(took "$t") s"
+  fi
   say "ready in $(took "$t0") s"
 }
 

@@ -245,7 +245,8 @@ class Ui:
 
 
 # --------------------------------------------------------------------------- renderers
-COLOURS = (32, 36, 35, 33, 34)  # green, cyan, magenta, yellow, blue (Packer's order)
+COLOURS = (32, 36, 35, 33, 34)
+PROGRESS_AFTER = 2.0  # seconds a transfer must run before it gets a progress bar  # green, cyan, magenta, yellow, blue (Packer's order)
 
 
 def format_duration(seconds: float) -> str:
@@ -304,6 +305,7 @@ class HumanRenderer:
             self._colour[name] = COLOURS[i % len(COLOURS)]
         self._asker = asker
         self._progress_last: dict[tuple[str, str], float] = {}
+        self._progress_start: dict[tuple[str, str], float] = {}
 
     def banner(self) -> None:
         """`name: output will be in this color.` lines (only with colour)."""
@@ -375,18 +377,25 @@ class HumanRenderer:
         return self._colour.get(ev.target, COLOURS[0])
 
     def _progress(self, ev: Progress) -> None:
+        """A bar for transfers that last more than a couple of seconds, on a terminal only."""
         stream = self.out.stream
         if not (hasattr(stream, "isatty") and stream.isatty()) or ev.total <= 0:
             return
         key = (ev.target, ev.name)
         now = time.monotonic()
-        if ev.done < ev.total and now - self._progress_last.get(key, 0.0) < 0.2:
+        started = self._progress_start.setdefault(key, now)
+        finished = ev.done >= ev.total
+        if finished:
+            del self._progress_start[key]
+        if now - started < PROGRESS_AFTER:
+            return  # short transfers never draw a bar
+        if not finished and now - self._progress_last.get(key, 0.0) < 0.2:
             return
         self._progress_last[key] = now
         width = 30
         filled = int(width * ev.done / ev.total)
         bar = "#" * filled + "-" * (width - filled)
-        end = "\n" if ev.done >= ev.total else "\r"
+        end = "\n" if finished else "\r"
         self.out.write(f"    {ev.target}: [{bar}] {ev.done * 100 // ev.total:3d}% {ev.name}{end}")
 
 

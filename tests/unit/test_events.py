@@ -1,0 +1,43 @@
+"""Renderers: progress bars only on a terminal and only for long transfers."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from builder import events
+from builder.events import HumanRenderer, Progress
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_for_long_transfers_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(events.time, "monotonic", lambda: clock[0])
+    out = Tty()
+    r = HumanRenderer(out, color=False)
+    r.emit(Progress("b", "big.iso", 0, 100))
+    clock[0] += 1.0
+    r.emit(Progress("b", "big.iso", 40, 100))
+    assert out.getvalue() == ""  # under two seconds: nothing drawn
+    clock[0] += 1.5
+    r.emit(Progress("b", "big.iso", 60, 100))
+    clock[0] += 1.0
+    r.emit(Progress("b", "big.iso", 100, 100))
+    text = out.getvalue()
+    assert "[##################------------]  60% big.iso\r" in text
+    assert text.endswith("    b: [##############################] 100% big.iso\n")
+
+
+def test_no_progress_bar_when_not_a_terminal() -> None:
+    out = io.StringIO()
+    r = HumanRenderer(out, color=False)
+    r.emit(Progress("b", "f", 0, 10))
+    r.emit(Progress("b", "f", 10, 10))
+    assert out.getvalue() == ""

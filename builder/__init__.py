@@ -13,6 +13,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import logging as _logging
+
+# a library logs only where its user asks (PYBUILD_LOG in the CLI sets a handler)
+_logging.getLogger("pybuild").addHandler(_logging.NullHandler())
+
 __version__ = "0.1.0"
 PACKER_VERSION = "1.6.6"  # the Packer release whose JSON template format pybuild implements
 

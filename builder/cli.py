@@ -483,6 +483,11 @@ def _dispatch(cmd: Command, rest: list[str], ctx: Context) -> int:
     except KeyboardInterrupt:
         ctx.error("Interrupted.")
         return EXIT_ERROR
+    except BrokenPipeError:
+        # the reader went away (`pybuild build t.json | head`): stop writing, quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
     except Exception as exc:  # a bug: say so plainly, traceback only with PYBUILD_LOG=1
         if _debug_log():
             raise

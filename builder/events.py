@@ -278,11 +278,19 @@ class _LineWriter:
 
     def __init__(self, stream: IO[str]):
         self.stream = stream
+        self.closed = False
 
     def write(self, text: str) -> None:
+        """Write whole blocks; once the reader is gone (closed pipe), drop output quietly
+        so builds still finish and clean up."""
         with self._lock:
-            self.stream.write(text)
-            self.stream.flush()
+            if self.closed:
+                return
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except (BrokenPipeError, ValueError):
+                self.closed = True
 
 
 class HumanRenderer:

@@ -24,6 +24,7 @@ ROOT_KEYS = {
     "error-cleanup-provisioner",
     "push",
 }
+STDIN = "<stdin>"  # the file name errors give a template read from standard input
 PROVISIONER_RESERVED = {
     "type",
     "only",
@@ -118,7 +119,7 @@ def read_template(path: str) -> Template:
     if path == "-":
         import sys
 
-        return parse_template(sys.stdin.read(), "-")
+        return parse_template(sys.stdin.read(), STDIN)
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
@@ -161,7 +162,7 @@ def parse_template(text: str, file: str | None = None) -> Template:
     """Decode template text into a Template, reporting every problem at once."""
     data, positions = parse_json(text, file)
     chk = _Checker(positions)
-    t = Template(path=file if file != "-" else None, positions=positions)
+    t = Template(path=file if file != STDIN else None, positions=positions)
     if not isinstance(data, dict):
         raise TemplateError("a template must be a JSON object", positions.locate(()))
     for key in sorted(data):

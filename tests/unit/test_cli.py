@@ -291,3 +291,42 @@ def test_validate_checks_syntax_of_fields_rendered_at_run_time(template, cli) ->
         'provisioners[0].inline[0]: template: root:1: function "nosuchfunc" not defined' in r.stdout
     )
     assert "(t.json:5)" in r.stdout
+
+
+def test_reader_going_away_does_not_break_the_build(template, tmp_path: Path) -> None:
+    """`pybuild build t.json | head -1`: no traceback, the build still finishes its work."""
+    done = tmp_path / "done"
+    template(
+        {
+            "builders": [NULL],
+            "provisioners": [
+                {"type": "shell-local", "inline": ["for i in $(seq 200); do echo line $i; done"]},
+                {"type": "shell-local", "inline": [f"touch {done}"]},
+            ],
+        }
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "builder", "build", "-color=false", "t.json"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    _, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err
+    assert done.exists()
+
+
+def test_stdin_template_errors_name_stdin(tmp_path: Path) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "builder", "validate", "-"],
+        input='{\n "builders": [{"type": "null", "communicator": "none", "x": 1}]\n}',
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert r.returncode == 1
+    assert "builders[0].x: unknown option 'x' (<stdin>:2)" in r.stdout

@@ -11,9 +11,8 @@ and `validate` must not pay for what they do not use).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import logging as _logging
+from typing import TYPE_CHECKING, Any
 
 # a library logs only where its user asks (PYBUILD_LOG in the CLI sets a handler)
 _logging.getLogger("pybuild").addHandler(_logging.NullHandler())

@@ -49,11 +49,10 @@ class Hook(Protocol):
     ) -> None: ...
 
 
-class Builder(ABC):
-    """A platform: turns a config into a machine, provisions it and makes an artifact."""
+class Plugin(ABC):
+    """What the three plugin kinds share: a validated Config and the engine's options."""
 
     Config: ClassVar[type[PluginConfig]]
-    builder_id: ClassVar[str] = ""
 
     def __init__(self, config: PluginConfig, options: PluginOptions):
         self.config = config
@@ -62,42 +61,28 @@ class Builder(ABC):
     def prepare(self) -> list[str]:
         """Cross-field checks beyond the model; raise ConfigErrors. Returns warnings."""
         return []
+
+
+class Builder(Plugin):
+    """A platform: turns a config into a machine, provisions it and makes an artifact."""
+
+    builder_id: ClassVar[str] = ""
 
     @abstractmethod
     def run(self, ui: Ui, hook: Hook, cancel: CancelToken) -> Artifact | None:
         """Build, calling `hook.provision` once the machine is reachable."""
 
 
-class Provisioner(ABC):
+class Provisioner(Plugin):
     """Changes the machine through a communicator (or the local host for shell-local)."""
-
-    Config: ClassVar[type[PluginConfig]]
-
-    def __init__(self, config: PluginConfig, options: PluginOptions):
-        self.config = config
-        self.options = options
-
-    def prepare(self) -> list[str]:
-        """Cross-field checks beyond the model; raise ConfigErrors. Returns warnings."""
-        return []
 
     @abstractmethod
     def provision(self, ui: Ui, communicator: Communicator | None, data: dict[str, str]) -> None:
         """Do the work; raise to fail the build."""
 
 
-class PostProcessor(ABC):
+class PostProcessor(Plugin):
     """Takes an artifact and returns (artifact, keep_input_default, force_keep)."""
-
-    Config: ClassVar[type[PluginConfig]]
-
-    def __init__(self, config: PluginConfig, options: PluginOptions):
-        self.config = config
-        self.options = options
-
-    def prepare(self) -> list[str]:
-        """Cross-field checks beyond the model; raise ConfigErrors. Returns warnings."""
-        return []
 
     @abstractmethod
     def post_process(self, ui: Ui, artifact: Artifact) -> tuple[Artifact | None, bool, bool]:

@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from builder.config import PluginConfig, StrList
 from builder.errors import Location, TemplateError
 
+DEFAULT_RETRIES = 3
+RETRY_MODES = ("standard", "adaptive", "legacy")
+
 
 class _Block(BaseModel):
     """A nested option block: unknown keys are errors, values coerce like the top level."""
@@ -106,6 +109,15 @@ class AccessConfig(PluginConfig):
             )
         if self.max_retries < 0:
             errs.append(TemplateError("must not be negative", Location(path="max_retries")))
+        mode = os.environ.get("AWS_RETRY_MODE", "")
+        if mode and mode not in RETRY_MODES:
+            errs.append(
+                TemplateError(
+                    f"AWS_RETRY_MODE must be one of {', '.join(RETRY_MODES)}, not {mode!r}",
+                    Location(path="max_retries"),
+                    "unset AWS_RETRY_MODE to use botocore's standard retries",
+                )
+            )
         polling = self.aws_polling
         if polling.delay_seconds < 0:
             errs.append(
@@ -185,3 +197,7 @@ class SessionSettings:
     role_policy_arns: tuple[str, ...] = ()
     role_tags: tuple[tuple[str, str], ...] = ()
     role_transitive_tag_keys: tuple[str, ...] = ()
+
+    def retries(self) -> int:
+        """Retries per API call: `max_retries`, else the 3 of the Go SDK under Packer 1.6.6."""
+        return self.max_retries if self.max_retries > 0 else DEFAULT_RETRIES

@@ -43,6 +43,7 @@ class Boto3Driver:
 
     def _call(self, operation: str, **params: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+        from botocore.parsers import ResponseParserError
 
         method = "".join("_" + c.lower() if c.isupper() else c for c in operation).lstrip("_")
         try:
@@ -56,7 +57,7 @@ class Boto3Driver:
             raise AwsError(operation, code, message) from exc
         except NoCredentialsError as exc:
             raise AwsError(operation, "NoCredentialProviders", NO_CREDENTIALS) from exc
-        except BotoCoreError as exc:
+        except (BotoCoreError, ResponseParserError) as exc:  # the latter: not XML (a proxy's 5xx)
             raise AwsError(operation, type(exc).__name__, str(exc)) from exc
 
     def list_regions(self) -> list[str]:
@@ -137,13 +138,14 @@ class Boto3Driver:
     def modify_snapshot(
         self, snapshot_id: str, *, users: Sequence[str] = (), groups: Sequence[str] = ()
     ) -> None:
-        adds = [{"Group": g} for g in groups] + [{"UserId": u} for u in users]
-        if adds:
+        if users or groups:  # the OperationType form: same effect, and moto models it
             self._call(
                 "ModifySnapshotAttribute",
                 SnapshotId=snapshot_id,
                 Attribute="createVolumePermission",
-                CreateVolumePermission={"Add": adds},
+                OperationType="add",
+                UserIds=list(users) or None,
+                GroupNames=list(groups) or None,
             )
 
     def create_tags(self, resource_ids: Sequence[str], tags: Mapping[str, str]) -> None:
@@ -202,12 +204,15 @@ class Boto3Driver:
         return str(resp["GroupId"])
 
     def authorize_ingress(self, group_id: str, port: int, cidrs: Sequence[str]) -> None:
-        permission = {
+        v6 = [c for c in cidrs if ":" in c]  # EC2 takes IPv6 ranges only in Ipv6Ranges
+        permission: dict[str, Any] = {
             "IpProtocol": "tcp",
             "FromPort": port,
             "ToPort": port,
-            "IpRanges": [{"CidrIp": c} for c in cidrs],
+            "IpRanges": [{"CidrIp": c} for c in cidrs if c not in v6],
         }
+        if v6:
+            permission["Ipv6Ranges"] = [{"CidrIpv6": c} for c in v6]
         self._call("AuthorizeSecurityGroupIngress", GroupId=group_id, IpPermissions=[permission])
 
     def delete_security_group(self, group_id: str) -> None:
@@ -320,11 +325,14 @@ class _Sessions:
         self._clients: dict[tuple[str, str], Any] = {}
 
     def _config(self) -> Any:
+        """botocore's retry handler (standard, or adaptive) retries throttling and 5xx.
+
+        `max_attempts` is always set: botocore would otherwise take AWS_MAX_ATTEMPTS, which
+        Packer users set for polling (see waiter.Polling), as the number of tries per call.
+        """
         from botocore.config import Config
 
-        retries: dict[str, Any] = {"mode": self.settings.retry_mode}
-        if self.settings.max_retries > 0:
-            retries["max_attempts"] = self.settings.max_retries
+        retries = {"mode": self.settings.retry_mode, "max_attempts": self.settings.retries()}
         return Config(retries=retries, user_agent_extra="pybuild")
 
     def client(self, service: str, region: str) -> Any:

@@ -8,104 +8,33 @@ test host instead; every EC2 call, wait and cleanup is the real flow. After each
 from __future__ import annotations
 
 import secrets
-import threading
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from builder.amazon.common import driver as aws_driver
-from builder.engine import BuildResult, RunOptions, load_template, prepare, run
 from builder.errors import BuildCancelled
-from builder.events import Event, RecordingSink
 from builder.multistep import CancelToken
-from tests.conftest import write_template
-from tests.integration.amazon.conftest import SOURCE_NAME, MotoServer
-
-SOURCE_FILTER = {
-    "filters": {"name": "debian-12-amd64-*", "root-device-type": "ebs"},
-    "owners": ["self"],
-    "most_recent": True,
-}
-
-
-def ebs(**overrides: Any) -> dict[str, Any]:
-    """An amazon-ebs builder block for the moto endpoint."""
-    cfg: dict[str, Any] = {
-        "type": "amazon-ebs",
-        "region": "us-east-1",
-        "source_ami_filter": SOURCE_FILTER,
-        "instance_type": "t2.micro",
-        "ami_name": f"pybuild-it-{secrets.token_hex(4)}-{{{{timestamp}}}}",
-        "communicator": "none",
-    }
-    cfg.update(overrides)
-    return cfg
+from tests.integration.amazon.conftest import (
+    SOURCE_NAME,
+    ApiRecorder,
+    CancellingSink,
+    MotoServer,
+    ebs,
+    go,
+    over_ssh,
+)
 
 
-def over_ssh(host: Any, **overrides: Any) -> dict[str, Any]:
-    """Connect to the sshd test host, with a temporary EC2 key pair offered first."""
-    return ebs(
-        communicator="ssh",
-        ssh_host=host.host,
-        ssh_port=host.port,
-        ssh_username=host.user,
-        ssh_password=host.password,
-        ssh_timeout="30s",
-        temporary_key_pair_name=f"packer_it_{secrets.token_hex(4)}",
-        **overrides,
-    )
-
-
-class CancellingSink(RecordingSink):
-    """Records events; cancels the run when a say starts with `trigger`."""
-
-    def __init__(self, cancel: CancelToken, trigger: str):
-        super().__init__()
-        self.cancel, self.trigger = cancel, trigger
-
-    def emit(self, event: Event) -> None:
-        super().emit(event)
-        if str(getattr(event, "text", "")).startswith(self.trigger):
-            threading.Timer(1.0, self.cancel.cancel).start()
-
-
-def go(
-    tmp_path: Path,
-    builder: dict[str, Any],
-    provisioners: list[dict[str, Any]] | None = None,
-    sink: RecordingSink | None = None,
-    **extra: Any,
-) -> tuple[BuildResult, RecordingSink]:
-    template: dict[str, Any] = {"builders": [builder], **extra}
-    if provisioners:
-        template["provisioners"] = provisioners
-    path = write_template(tmp_path, template)
-    sink = sink if sink is not None else RecordingSink()
-    cancel = getattr(sink, "cancel", None) or CancelToken()
-    prepared = prepare(load_template(str(path)), RunOptions(cancel=cancel))
-    assert not prepared.errors, prepared.errors
-    return run(prepared, sink)["amazon-ebs"], sink
-
-
-def count_calls() -> tuple[Counter[str], Any]:
-    """Count API calls of every client the driver makes (botocore's before-call event)."""
-    calls: Counter[str] = Counter()
-
-    def hook(client: Any) -> None:
-        def seen(model: Any, **_: Any) -> None:
-            calls[model.name] += 1
-
-        client.meta.events.register("before-call.*.*", seen)
-
-    aws_driver.CLIENT_HOOKS.append(hook)
-    return calls, hook
+def in_order(operations: list[str], *expected: str) -> bool:
+    """Each of `expected` was called, the first call of each in this order."""
+    firsts = [operations.index(op) for op in expected]
+    return firsts == sorted(firsts)
 
 
 def test_build_provisions_over_ssh_and_registers_the_ami(
-    aws: MotoServer, sshd_host: Any, tmp_path: Path
+    aws: MotoServer, api: ApiRecorder, sshd_host: Any, tmp_path: Path
 ) -> None:
     host = sshd_host()
     builder = over_ssh(
@@ -142,6 +71,30 @@ def test_build_provisions_over_ssh_and_registers_the_ami(
     (snapshot,) = ec2.describe_snapshots(SnapshotIds=[snap])["Snapshots"]
     assert {t["Key"]: t["Value"] for t in snapshot["Tags"]}["Kind"] == "root"
     assert elapsed < 60, f"a build against a local endpoint took {elapsed:.1f} s"
+    (launch,) = api.params("RunInstances")
+    (instance_tags,) = [s["Tags"] for s in launch["TagSpecifications"]]
+    assert instance_tags == [
+        {"Key": "Name", "Value": "Packer Builder"},
+        {"Key": "Owner", "Value": "ci"},
+    ]
+    ops = api.operations()
+    assert in_order(
+        ops,
+        "DescribeRegions",  # pre-validate: regions, then the AMI name
+        "DescribeImages",  # ... and the source AMI
+        "CreateKeyPair",
+        "CreateSecurityGroup",
+        "AuthorizeSecurityGroupIngress",
+        "RunInstances",
+        "DescribeInstances",  # wait running; connect and provision happen here
+        "StopInstances",
+        "CreateImage",
+        "CreateTags",
+        "TerminateInstances",
+        "DeleteSecurityGroup",
+        "DeleteKeyPair",
+    ), ops
+    assert ops.index("StopInstances") > ops.index("RunInstances") + 1
     artifact.destroy()
     assert (
         ec2.describe_images(Owners=["self"], Filters=[{"Name": "image-id", "Values": [ami]}])[
@@ -151,13 +104,13 @@ def test_build_provisions_over_ssh_and_registers_the_ami(
     )
 
 
-def test_copy_to_two_regions(aws: MotoServer, tmp_path: Path) -> None:
-    calls, hook = count_calls()
-    try:
-        builder = ebs(ami_regions=["us-west-2", "eu-west-1"], tags={"From": "{{ .BuildRegion }}"})
-        result, sink = go(tmp_path, builder)
-    finally:
-        aws_driver.CLIENT_HOOKS.remove(hook)
+def test_copy_to_two_regions(aws: MotoServer, api: ApiRecorder, tmp_path: Path) -> None:
+    builder = ebs(
+        ami_regions=["us-west-2", "eu-west-1"],
+        tags={"From": "{{ .BuildRegion }}"},
+        ami_users=["111122223333"],
+    )
+    result, sink = go(tmp_path, builder)
     assert result.error is None, result.error
     (artifact,) = result.artifacts
     assert sorted(artifact.amis) == ["eu-west-1", "us-east-1", "us-west-2"]
@@ -165,12 +118,22 @@ def test_copy_to_two_regions(aws: MotoServer, tmp_path: Path) -> None:
     assert artifact.string().startswith("AMIs were created:\neu-west-1: ami-")
     names = set()
     for region, ami in artifact.amis.items():
-        (image,) = aws.client(region=region).describe_images(ImageIds=[ami])["Images"]
+        ec2 = aws.client(region=region)
+        (image,) = ec2.describe_images(ImageIds=[ami])["Images"]
         names.add(image["Name"])
         assert {t["Key"]: t["Value"] for t in image.get("Tags", [])} == {"From": "us-east-1"}
+        users = ec2.describe_image_attribute(ImageId=ami, Attribute="launchPermission")
+        assert users["LaunchPermissions"] == [{"UserId": "111122223333"}], region
     assert len(names) == 1 and names.pop().startswith("pybuild-it-")
+    calls = api.counts()
     assert calls["CopyImage"] == 2
     assert sum(calls.values()) <= 40, calls
+    ops = api.operations()
+    # copy and wait, then attributes, then tags (Packer's order)
+    assert in_order(ops, "CreateImage", "CopyImage", "ModifyImageAttribute", "CreateTags"), ops
+    assert max(i for i, op in enumerate(ops) if op == "CopyImage") < ops.index(
+        "ModifyImageAttribute"
+    )
     artifact.destroy()
 
 
@@ -230,18 +193,6 @@ def test_ctrl_c_during_provisioning(aws: MotoServer, sshd_host: Any, tmp_path: P
     while host.exec("pgrep -x sleep")[0] == 0 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert host.exec("pgrep -x sleep")[0] != 0, "the remote command outlived the cancel"
-
-
-def test_assume_role_through_sts(aws: MotoServer, tmp_path: Path) -> None:
-    calls, hook = count_calls()
-    try:
-        role = {"role_arn": "arn:aws:iam::123456789012:role/builder", "session_name": "it"}
-        result, _ = go(tmp_path, ebs(assume_role=role, skip_create_ami=True))
-    finally:
-        aws_driver.CLIENT_HOOKS.remove(hook)
-    assert result.error is None, result.error
-    assert result.artifacts == []
-    assert calls["AssumeRole"] == 1
 
 
 def test_custom_endpoint_and_static_keys(

@@ -283,3 +283,19 @@ def test_examples_prepare(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     (build,) = prepared.builds
     assert build.builder.config.source_ami_filter.owners == ["136693071363"]
     assert "example-secret" in loaded.redactor.secrets
+
+
+def test_retries_are_always_explicit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS_MAX_ATTEMPTS is Packer's polling setting: botocore must never read it as retries."""
+    from builder.amazon.common.access import DEFAULT_RETRIES, AccessConfig
+
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    assert AccessConfig(region="r").session_settings().retries() == DEFAULT_RETRIES == 3
+    assert AccessConfig(region="r", max_retries=7).session_settings().retries() == 7
+    monkeypatch.setenv("AWS_RETRY_MODE", "adaptive")
+    assert AccessConfig(region="r").session_settings().retry_mode == "adaptive"
+    assert errors_of() == []
+    monkeypatch.setenv("AWS_RETRY_MODE", "fast")
+    assert errors_of() == [
+        ("max_retries", "AWS_RETRY_MODE must be one of standard, adaptive, legacy, not 'fast'")
+    ]

@@ -113,8 +113,17 @@ class Redactor:
         _ALL_REDACTORS.add(self)
 
     def add(self, *secrets: str) -> None:
+        """Register secrets; a multi-line one (a private key) also line by line, because
+        remote output arrives a line at a time."""
+        lines = [
+            line.strip()
+            for s in secrets
+            if s and "\n" in s.strip()
+            for line in s.splitlines()
+            if len(line.strip()) >= 8 and not line.strip().startswith("-----")
+        ]
         with self._lock:
-            for s in secrets:
+            for s in (*secrets, *lines):
                 if s and s not in self._secrets:
                     self._secrets.append(s)
             self._secrets.sort(key=len, reverse=True)

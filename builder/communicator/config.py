@@ -76,10 +76,25 @@ class CommunicatorConfig(PluginConfig):
     temporary_key_pair_bits: int = 0
 
     @model_validator(mode="after")
-    def _aliases(self) -> CommunicatorConfig:
-        """`ssh_wait_timeout` (deprecated) wins over `ssh_timeout`, as in Packer."""
+    def _packer_defaults(self) -> CommunicatorConfig:
+        """`ssh_wait_timeout` (deprecated) wins over `ssh_timeout`; zero means the default.
+
+        Packer's Prepare turns 0 (what an empty user variable becomes) into the default for
+        the ports, ssh_timeout, ssh_keep_alive_interval (negative disables keep-alives)
+        and ssh_handshake_attempts.
+        """
         if self.ssh_wait_timeout:
             self.ssh_timeout = self.ssh_wait_timeout
+        for name in (
+            "ssh_port",
+            "ssh_bastion_port",
+            "ssh_proxy_port",
+            "ssh_timeout",
+            "ssh_keep_alive_interval",
+            "ssh_handshake_attempts",
+        ):
+            if not getattr(self, name):
+                setattr(self, name, type(self).model_fields[name].default)
         return self
 
     # ------------------------------------------------------------------ derived values

@@ -87,7 +87,7 @@ class SSHCommunicator:
         if cancel is not None:
             cancel.check()
         self.close()
-        self._conn = self._dial_once()
+        self._conn = self._dial_once(cancel)
 
     def close(self) -> None:
         """Close the SFTP session, the transport and the bastion's; safe to repeat."""
@@ -119,12 +119,11 @@ class SSHCommunicator:
         return hop, DialOptions(s.ciphers, s.kex, s.keep_alive_interval)
 
     def _wait(self, cancel: CancelToken | None) -> Connection:
-        from builder.communicator.sshdial import AuthFailed, DialError, dial
+        from builder.communicator.sshdial import AuthFailed, DialError
         from builder.multistep import CancelToken
 
         cancel = cancel or CancelToken()
         s = self.settings
-        hop, opts = self._dial_args()
         start = time.monotonic()
         deadline = start + s.timeout
         auth_failures = 0
@@ -141,13 +140,7 @@ class SSHCommunicator:
                 )
             attempt += 1
             try:
-                conn = dial(
-                    hop,
-                    max(0.5, min(self.attempt_timeout, remaining)),
-                    opts,
-                    s.bastion,
-                    s.proxy,
-                )
+                conn = self._dial(max(0.5, min(self.attempt_timeout, remaining)), cancel)
                 log.info("connected to %s after %d attempt(s)", s.address, attempt)
                 return conn
             except AuthFailed as exc:
@@ -163,26 +156,45 @@ class SSHCommunicator:
             if cancel.wait(pause):
                 raise BuildCancelled()
 
-    def _live(self) -> Connection:
+    def _live(self, cancel: CancelToken | None = None) -> Connection:
         """The connection, re-established once (a single attempt) if it dropped."""
         if self._conn is not None and self._conn.active:
             return self._conn
         log.info("ssh connection to %s is gone, attempting reconnect", self.settings.address)
         self.close()
-        self._conn = self._dial_once()
+        self._conn = self._dial_once(cancel)
         return self._conn
 
-    def _dial_once(self) -> Connection:
-        from builder.communicator.sshdial import DialError, dial
+    def _dial_once(self, cancel: CancelToken | None = None) -> Connection:
+        from builder.communicator.sshdial import DialError
+
+        try:
+            return self._dial(self.reconnect_timeout, cancel)
+        except DialError as exc:
+            raise Disconnected(
+                f"SSH connection to {self.settings.address} is lost and reconnecting failed: "
+                f"{exc.reason}"
+            ) from None
+
+    def _dial(self, timeout: float, cancel: CancelToken | None) -> Connection:
+        """One dial (DialError/AuthFailed when it fails) that a cancel ends at once."""
+        from builder.communicator.sshdial import DialError, Pending, dial
+        from builder.communicator.sshstream import Watchdog
 
         hop, opts = self._dial_args()
         s = self.settings
-        try:
-            return dial(hop, self.reconnect_timeout, opts, s.bastion, s.proxy)
-        except DialError as exc:
-            raise Disconnected(
-                f"SSH connection to {s.address} is lost and reconnecting failed: {exc.reason}"
-            ) from None
+        pending = Pending()
+        with Watchdog(pending.close, 0.0, cancel, grace=0.0):
+            try:
+                conn = dial(hop, timeout, opts, s.bastion, s.proxy, pending)
+            except DialError:
+                if cancel is not None and cancel.cancelled:
+                    raise BuildCancelled() from None
+                raise
+        if cancel is not None and cancel.cancelled:
+            conn.close()
+            raise BuildCancelled()
+        return conn
 
     # ------------------------------------------------------------------ commands
     def run(
@@ -197,31 +209,61 @@ class SSHCommunicator:
         """Run `command` via the login shell, streaming lines; see base.py for the contract."""
         import paramiko
 
+        from builder.communicator.sshstream import Watchdog
+
         if cancel is not None:
             cancel.check()
         limit = _limit(timeout, self.settings.read_write_timeout)
-        full = _with_env(command, env)
+        deadline = None if limit is None else time.monotonic() + limit
+        conn = self._live(cancel)
+        chan = None
+        # the start waits on the server with no timeout of its own: a watchdog drops the
+        # connection if a frozen machine makes it outlast the command's limit or a cancel
+        dog = Watchdog(conn.close, limit or 0.0, cancel)
         try:
-            chan = self._live().transport.open_session(timeout=self.attempt_timeout)
+            with dog:
+                chan = conn.transport.open_session(timeout=self.attempt_timeout)
+                self._start(chan, _with_env(command, env))
         except (paramiko.SSHException, EOFError, OSError) as exc:
-            raise Disconnected(f"cannot start a command on {self.settings.address}: {exc}") from exc
+            if chan is not None:
+                chan.close()
+            if dog.fired == "cancelled":
+                raise BuildCancelled() from exc
+            if dog.fired == "stalled":
+                raise self._timed_out(command, limit) from exc
+            if chan is None:
+                raise Disconnected(
+                    f"cannot start a command on {self.settings.address}: {exc}"
+                ) from exc
+            raise self._lost(command, exc) from exc
         try:
-            return self._run_on(chan, command, full, on_output, limit, cancel)
+            return self._run_on(chan, command, on_output, deadline, limit, cancel)
         finally:
             chan.close()
+
+    def _start(self, chan: Any, full: str) -> None:
+        if self.settings.pty:
+            chan.get_pty(term="xterm", width=80, height=40)
+        self._forward_agent(chan)
+        chan.exec_command(full)
+        chan.shutdown_write()  # stdin closed at once: a script cannot wait for input
+
+    def _timed_out(self, command: str, limit: float | None) -> CommunicatorTimeout:
+        return CommunicatorTimeout(
+            f"command timed out after {format_go_duration(limit or 0)}: {command}"
+        )
 
     def _run_on(
         self,
         chan: Any,
         command: str,
-        full: str,
         on_output: OutputHandler | None,
+        deadline: float | None,
         limit: float | None,
         cancel: CancelToken | None,
     ) -> CommandResult:
-        import paramiko
+        from builder.communicator.sshstream import stop_command
 
-        s = self.settings
         tail = Tail()
 
         def emit(line: str) -> None:
@@ -230,15 +272,6 @@ class SSHCommunicator:
                 on_output(line)
 
         out, err = _Lines(emit), _Lines(emit)
-        try:
-            if s.pty:
-                chan.get_pty(term="xterm", width=80, height=40)
-            self._forward_agent(chan)
-            chan.exec_command(full)
-            chan.shutdown_write()  # stdin closed at once: a script cannot wait for input
-        except (paramiko.SSHException, EOFError, OSError) as exc:
-            raise self._lost(command, exc) from exc
-        deadline = None if limit is None else time.monotonic() + limit
         fd = chan.fileno()
         while True:
             if chan.eof_received:  # the pipe stays readable after EOF: wait for the status
@@ -249,13 +282,11 @@ class SSHCommunicator:
             if chan.closed or (chan.eof_received and chan.exit_status_ready()):
                 break
             if cancel is not None and cancel.cancelled:
-                _stop(chan)
+                stop_command(chan)
                 raise BuildCancelled()
             if deadline is not None and time.monotonic() > deadline:
-                _stop(chan)
-                raise CommunicatorTimeout(
-                    f"command timed out after {format_go_duration(limit or 0)}: {command}"
-                )
+                stop_command(chan)
+                raise self._timed_out(command, limit)
             if not self._conn or not self._conn.active:
                 break
         _drain(chan, out, err)
@@ -285,10 +316,10 @@ class SSHCommunicator:
             log.info("agent forwarding not available: %s", exc)
 
     # ------------------------------------------------------------------ transfers
-    def _xfer(self) -> Transfers:
+    def _xfer(self, cancel: CancelToken | None = None) -> Transfers:
         from builder.communicator.sshtransfer import Transfers
 
-        conn = self._live()
+        conn = self._live(cancel)
         if self._transfers is None or self._transfers.conn is not conn:
             if self._transfers is not None:
                 self._transfers.close()
@@ -310,7 +341,7 @@ class SSHCommunicator:
         cancel: CancelToken | None = None,
     ) -> None:
         """Copy a local file (path or binary file object) to the remote path `dst`."""
-        self._xfer().upload(src, dst, mode=mode, progress=progress, cancel=cancel)
+        self._xfer(cancel).upload(src, dst, mode=mode, progress=progress, cancel=cancel)
 
     def upload_dir(
         self,
@@ -321,7 +352,7 @@ class SSHCommunicator:
         cancel: CancelToken | None = None,
     ) -> None:
         """Copy a directory; `src/` copies its contents into `dst`, `src` the directory itself."""
-        self._xfer().upload_dir(src, dst, progress=progress, cancel=cancel)
+        self._xfer(cancel).upload_dir(src, dst, progress=progress, cancel=cancel)
 
     def download(
         self,
@@ -332,7 +363,7 @@ class SSHCommunicator:
         cancel: CancelToken | None = None,
     ) -> None:
         """Copy the remote file `src` to a local path or binary file object."""
-        self._xfer().download(src, dst, progress=progress, cancel=cancel)
+        self._xfer(cancel).download(src, dst, progress=progress, cancel=cancel)
 
     def download_dir(
         self,
@@ -343,7 +374,7 @@ class SSHCommunicator:
         cancel: CancelToken | None = None,
     ) -> None:
         """Copy a remote directory into the local `dst` (same trailing-slash rule)."""
-        self._xfer().download_dir(src, dst, progress=progress, cancel=cancel)
+        self._xfer(cancel).download_dir(src, dst, progress=progress, cancel=cancel)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -375,24 +406,6 @@ def _drain(chan: Any, out: _Lines, err: _Lines) -> None:
         out.feed(chan.recv(65536))
     while chan.recv_stderr_ready():
         err.feed(chan.recv_stderr(65536))
-
-
-def _stop(chan: Any) -> None:
-    """Ask sshd to signal the command (RFC 4254 6.9), then close the channel."""
-    try:
-        from paramiko.common import cMSG_CHANNEL_REQUEST
-        from paramiko.message import Message
-
-        m = Message()
-        m.add_byte(cMSG_CHANNEL_REQUEST)
-        m.add_int(chan.remote_chanid)
-        m.add_string("signal")
-        m.add_boolean(False)
-        m.add_string("TERM")
-        chan.transport._send_user_message(m)
-    except Exception as exc:  # noqa: BLE001 - the close below still ends the session
-        log.debug("could not send a signal request: %s", exc)
-    chan.close()
 
 
 class _Lines:

@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import struct
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,16 +73,48 @@ class DialOptions:
     keep_alive: float = 5.0
 
 
+class Pending:
+    """The transports a dial in progress has opened, so that another thread can end it.
+
+    paramiko's banner, handshake and auth waits only end on their timeout or when the
+    transport closes: a watchdog calls `close()` when the build is cancelled.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: list[paramiko.Transport] = []
+        self.closed = False
+
+    def add(self, transport: paramiko.Transport) -> None:
+        with self._lock:
+            self._open.append(transport)
+            if self.closed:
+                raise DialError("cancelled")
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
+            opened = list(self._open)
+        for t in opened:
+            try:
+                t.close()
+            except Exception:  # noqa: BLE001 - closing a half-open transport may complain
+                pass
+
+
 def dial(
     target: Hop,
     timeout: float,
     opts: DialOptions,
     bastion: Hop | None = None,
     proxy: Proxy | None = None,
+    pending: Pending | None = None,
 ) -> Connection:
     """Connect and authenticate once; raise DialError/AuthFailed with the reason."""
+    pending = pending or Pending()
     if bastion is not None:
-        outer = _open(bastion, _tcp(bastion.host, bastion.port, timeout, proxy), timeout, opts)
+        sock = _tcp(bastion.host, bastion.port, timeout, proxy)
+        outer = _open(bastion, sock, timeout, opts, pending)
         try:
             chan = outer.open_channel(
                 "direct-tcpip", (target.host, target.port), ("127.0.0.1", 0), timeout=timeout
@@ -96,11 +129,12 @@ def dial(
             outer.close()
             raise DialError(f"bastion {bastion.address}: {exc or type(exc).__name__}") from exc
         try:
-            return Connection(_open(target, chan, timeout, opts), outer)
+            return Connection(_open(target, chan, timeout, opts, pending), outer)
         except BaseException:
             outer.close()
             raise
-    return Connection(_open(target, _tcp(target.host, target.port, timeout, proxy), timeout, opts))
+    sock = _tcp(target.host, target.port, timeout, proxy)
+    return Connection(_open(target, sock, timeout, opts, pending))
 
 
 def _tcp(host: str, port: int, timeout: float, proxy: Proxy | None) -> socket.socket:
@@ -187,12 +221,15 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return data
 
 
-def _open(hop: Hop, sock: Any, timeout: float, opts: DialOptions) -> paramiko.Transport:
+def _open(
+    hop: Hop, sock: Any, timeout: float, opts: DialOptions, pending: Pending
+) -> paramiko.Transport:
     """Handshake and authenticate over an open socket or channel."""
     transport = paramiko.Transport(
         sock, default_window_size=WINDOW_SIZE, default_max_packet_size=MAX_PACKET
     )
     try:
+        pending.add(transport)
         _prefer(transport, opts)
         transport.banner_timeout = transport.handshake_timeout = transport.auth_timeout = max(
             timeout, 1.0
@@ -210,6 +247,7 @@ def _open(hop: Hop, sock: Any, timeout: float, opts: DialOptions) -> paramiko.Tr
         return transport
     except BaseException:
         transport.close()
+        sock.close()  # a transport that never started leaves its socket open
         raise
 
 
@@ -285,7 +323,7 @@ def load_key(path: str, text: str = "", certificate: str = "") -> paramiko.PKey:
     """Read an RSA/ECDSA/Ed25519 private key (OpenSSH or PEM) from a file or from text."""
     try:
         if path:
-            key = paramiko.PKey.from_path(os.path.expanduser(path))
+            key = _key_from_file(os.path.expanduser(path))
         else:
             key = _key_from_text(text)
     except (paramiko.SSHException, OSError, ValueError) as exc:
@@ -293,6 +331,27 @@ def load_key(path: str, text: str = "", certificate: str = "") -> paramiko.PKey:
     if certificate:
         key.load_certificate(os.path.expanduser(certificate))
     return key
+
+
+def _key_from_file(path: str) -> paramiko.PKey:
+    """paramiko's reader, then PKCS#8 (`BEGIN PRIVATE KEY`), which Packer reads and it does not."""
+    try:
+        return paramiko.PKey.from_path(path)
+    except paramiko.SSHException:
+        with open(path, "rb") as fh:
+            data = fh.read(1 << 20)
+        if b"-----BEGIN PRIVATE KEY-----" not in data:
+            raise
+    from cryptography.hazmat.primitives import serialization
+
+    # re-encoded in OpenSSH's own format, which paramiko reads for every key type
+    key = serialization.load_pem_private_key(data, password=None)
+    text = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    ).decode("ascii")
+    return _key_from_text(text)
 
 
 def _key_from_text(text: str) -> paramiko.PKey:

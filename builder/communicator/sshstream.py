@@ -1,15 +1,20 @@
-"""Channel plumbing for transfers: progress, packet-sized streams, scp framing, tar owners."""
+"""Channel plumbing: watchdog, command signals, progress, packet streams, scp, tar owners."""
 
 from __future__ import annotations
 
+import logging
 import os
 import posixpath
 import stat
 import tarfile
+import threading
 import time
+from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
 
 import paramiko
+from paramiko.common import cMSG_CHANNEL_REQUEST
+from paramiko.message import Message
 
 from builder.communicator.base import ProgressHandler
 from builder.errors import BuildCancelled, BuildError
@@ -18,20 +23,110 @@ if TYPE_CHECKING:
     from builder.multistep import CancelToken
 
 
+log = logging.getLogger("pybuild.ssh")
+
+
 class NoScp(Exception):
     """The remote could not start `scp` (not installed, or not a POSIX shell)."""
+
+
+CANCEL_GRACE = 1.0
+
+
+class Watchdog:
+    """Drops the connection when an operation stalls or is cancelled and does not stop.
+
+    Several paramiko waits have no timeout of their own (opening a channel, exec, the
+    SFTP handshake, an exit status): against a frozen machine they would wait forever.
+    Closing the transport is the one thing that ends all of them. `stall`: seconds
+    without a `beat()` (0: no limit); a cancelled operation gets `grace` seconds to
+    notice by itself first. `fired` then says why ("stalled" or "cancelled").
+    """
+
+    TICK = 0.1
+
+    def __init__(
+        self,
+        close: Callable[[], None],
+        stall: float,
+        cancel: CancelToken | None,
+        grace: float = CANCEL_GRACE,
+    ):
+        self.close, self.stall, self.cancel, self.grace = close, stall, cancel, grace
+        self.fired = ""
+        self._beats = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def beat(self) -> None:
+        """Progress was made: the stall clock starts over."""
+        self._beats += 1
+
+    def __enter__(self) -> Watchdog:
+        if self.stall > 0 or self.cancel is not None:
+            self._thread = threading.Thread(target=self._watch, name="ssh-watchdog", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _watch(self) -> None:
+        seen, since = self._beats, time.monotonic()
+        cancelled_at = None
+        while not self._stop.wait(self.TICK):
+            now = time.monotonic()
+            if self._beats != seen:
+                seen, since = self._beats, now
+            if self.cancel is not None and self.cancel.cancelled:
+                cancelled_at = cancelled_at or now
+                if now - cancelled_at >= self.grace:
+                    self.fired = "cancelled"
+            elif self.stall > 0 and now - since >= self.stall:
+                self.fired = "stalled"
+            if self.fired:
+                self.close()
+                return
+
+
+def stop_command(chan: paramiko.Channel) -> None:
+    """Ask sshd to signal the command (RFC 4254 6.9), then close the channel.
+
+    paramiko has no call for the `signal` request: the message is built by hand.
+    """
+    try:
+        m = Message()
+        m.add_byte(cMSG_CHANNEL_REQUEST)
+        m.add_int(chan.remote_chanid)
+        m.add_string("signal")
+        m.add_boolean(False)
+        m.add_string("TERM")
+        chan.transport._send_user_message(m)
+    except Exception as exc:  # noqa: BLE001 - the close below still ends the session
+        log.debug("could not send a signal request: %s", exc)
+    chan.close()
 
 
 class Progress:
     """Calls the handler at most every 100 ms (and always at the end); checks cancel."""
 
-    def __init__(self, handler: ProgressHandler | None, total: int, cancel: CancelToken | None):
-        self.handler, self.total, self.cancel = handler, total, cancel
+    def __init__(
+        self,
+        handler: ProgressHandler | None,
+        total: int,
+        cancel: CancelToken | None,
+        beat: Callable[[], None] | None = None,
+    ):
+        self.handler, self.total, self.cancel, self.beat = handler, total, cancel, beat
         self.done = 0
         self._last = 0.0
 
     def add(self, n: int) -> None:
         self.done += n
+        if self.beat is not None:
+            self.beat()
         if self.cancel is not None and self.cancel.cancelled:
             raise BuildCancelled()
         if self.handler is not None:

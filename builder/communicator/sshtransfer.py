@@ -27,6 +27,7 @@ from builder.communicator.sshstream import (
     ChannelWriter,
     NoScp,
     Progress,
+    Watchdog,
     as_login_user,
     local_size,
     read_line,
@@ -54,6 +55,7 @@ class Transfers:
         self.conn, self.method, self.rw_timeout, self.address = conn, method, rw_timeout, address
         self._sftp: paramiko.SFTPClient | None = None
         self._tar: bool | None = None
+        self._dog: Watchdog | None = None
 
     def close(self) -> None:
         if self._sftp is not None:
@@ -88,25 +90,48 @@ class Transfers:
             chan.close()
         return self._tar
 
-    def _guard(self, what: str, fn: Any, *args: Any, **kw: Any) -> Any:
-        """Run a transfer; map dropped connections, stalls and remote errors to our errors."""
+    def _beat(self) -> None:
+        if self._dog is not None:
+            self._dog.beat()
+
+    def _progress(
+        self, handler: ProgressHandler | None, total: int, cancel: CancelToken | None
+    ) -> Progress:
+        return Progress(handler, total, cancel, self._beat)
+
+    def _guard(self, what: str, cancel: CancelToken | None, fn: Any, *args: Any, **kw: Any) -> Any:
+        """Run a transfer under a watchdog; map drops, stalls and remote errors to ours.
+
+        ssh_read_write_timeout is the longest a transfer may go without moving data.
+        """
+        dog = self._dog = Watchdog(self.conn.close, self.rw_timeout, cancel)
         try:
-            return fn(*args, **kw)
-        except (BuildCancelled, BuildError):
-            raise
-        except TimeoutError as exc:
-            raise CommunicatorTimeout(
-                f"{what}: no progress for {self.rw_timeout:g}s (ssh_read_write_timeout)"
-            ) from exc
-        except OSError as exc:
-            if not self.conn.active:
-                raise Disconnected(f"{what}: SSH connection to {self.address} dropped") from exc
-            detail = exc.strerror or str(exc)
-            raise BuildError(f"{what}: {detail}") from exc
-        except (EOFError, paramiko.SSHException) as exc:
-            if not self.conn.active:
-                raise Disconnected(f"{what}: SSH connection to {self.address} dropped") from exc
-            raise BuildError(f"{what}: {exc}") from exc
+            with dog:
+                return fn(*args, **kw)
+        except BaseException as exc:
+            if dog.fired == "cancelled":
+                raise BuildCancelled() from exc
+            if dog.fired == "stalled" or isinstance(exc, TimeoutError):
+                raise CommunicatorTimeout(
+                    f"{what}: no progress for {self.rw_timeout:g}s (ssh_read_write_timeout)"
+                ) from exc
+            mapped = self._mapped(what, exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+        finally:
+            self._dog = None
+
+    def _mapped(self, what: str, exc: BaseException) -> BaseException:
+        if isinstance(exc, (BuildCancelled, BuildError, NoScp)) or not isinstance(
+            exc, (OSError, EOFError, paramiko.SSHException)
+        ):
+            return exc
+        if not self.conn.active:
+            return Disconnected(f"{what}: SSH connection to {self.address} dropped")
+        if isinstance(exc, OSError):
+            return BuildError(f"{what}: {exc.strerror or exc}")
+        return BuildError(f"{what}: {exc}")
 
     # ------------------------------------------------------------------ files
     def upload(
@@ -122,20 +147,20 @@ class Transfers:
         fh, owned = (open(src, "rb", buffering=0), True) if isinstance(src, str) else (src, False)
         try:
             size = local_size(fh)
-            prog = Progress(progress, size or 0, cancel)
+            prog = self._progress(progress, size or 0, cancel)
             method = self.method
             if method == "auto":
                 method = "scp" if size is not None and size >= STREAM_MIN else "sftp"
             if method == "scp":
                 try:
-                    self._guard(what, self._scp_put, fh, dst, size, mode, prog)
+                    self._guard(what, cancel, self._scp_put, fh, dst, size, mode, prog)
                     return prog.finish()
                 except NoScp:
                     if self.method == "scp":
                         raise BuildError(f"{what}: the remote cannot run `scp -t`") from None
                     fh.seek(0)
-                    prog = Progress(progress, size or 0, cancel)
-            self._guard(what, self._sftp_put, fh, dst, mode, prog)
+                    prog = self._progress(progress, size or 0, cancel)
+            self._guard(what, cancel, self._sftp_put, fh, dst, mode, prog)
             prog.finish()
         finally:
             if owned:
@@ -200,16 +225,16 @@ class Transfers:
         method = self.method
         size = 0
         if method != "scp":
-            size = self._guard(what, lambda: self.sftp().stat(src).st_size or 0)
+            size = self._guard(what, cancel, lambda: self.sftp().stat(src).st_size or 0)
             if method == "auto":
                 method = "scp" if size >= STREAM_MIN else "sftp"
         fh, owned = (open(dst, "wb"), True) if isinstance(dst, str) else (dst, False)
         try:
-            prog = Progress(progress, size, cancel)
+            prog = self._progress(progress, size, cancel)
             if method == "scp":
-                self._guard(what, self._scp_get, src, fh, prog)
+                self._guard(what, cancel, self._scp_get, src, fh, prog)
             else:
-                self._guard(what, self._sftp_get, src, fh, size, prog)
+                self._guard(what, cancel, self._sftp_get, src, fh, size, prog)
             prog.finish()
         finally:
             if owned:
@@ -267,12 +292,12 @@ class Transfers:
             for f in files
             if os.path.isfile(os.path.join(d, f))
         )
-        prog = Progress(progress, total, cancel)
+        prog = self._progress(progress, total, cancel)
         what = f"{src} => {dst}"
-        if self._guard(what, self.has_tar):
-            self._guard(what, self._tar_put, root, target, prog)
+        if self._guard(what, cancel, self.has_tar):
+            self._guard(what, cancel, self._tar_put, root, target, prog)
         else:
-            self._guard(what, self._sftp_put_tree, root, target, prog)
+            self._guard(what, cancel, self._sftp_put_tree, root, target, prog)
         prog.finish()
 
     def _tar_put(self, root: str, target: str, prog: Progress) -> None:
@@ -320,12 +345,12 @@ class Transfers:
         base = posixpath.basename(root)
         target = dst if src.endswith("/") or _GLOB & set(base) else os.path.join(dst, base)
         os.makedirs(target, exist_ok=True)
-        prog = Progress(progress, 0, cancel)
+        prog = self._progress(progress, 0, cancel)
         what = f"{src} => {dst}"
-        if self._guard(what, self.has_tar):
-            self._guard(what, self._tar_get, root, target, prog)
+        if self._guard(what, cancel, self.has_tar):
+            self._guard(what, cancel, self._tar_get, root, target, prog)
         else:
-            self._guard(what, self._sftp_get_tree, root, target, prog)
+            self._guard(what, cancel, self._sftp_get_tree, root, target, prog)
         prog.finish()
 
     def _tar_get(self, root: str, target: str, prog: Progress) -> None:

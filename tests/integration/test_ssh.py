@@ -6,7 +6,6 @@ import hashlib
 import io
 import logging
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -25,6 +24,7 @@ from builder.errors import BuildCancelled, BuildError, CommunicatorTimeout
 from builder.events import RecordingSink, Ui
 from builder.multistep import CancelToken
 from tests.integration.conftest import SSHHost, free_port
+from tests.integration.socks5 import Socks5Server
 
 
 # ---------------------------------------------------------------------- helpers
@@ -151,14 +151,49 @@ def test_generated_temporary_key_login(sshd_host, connect, kind: str) -> None:
 
 
 def test_host_key_is_logged_and_known_hosts_never_written(
-    sshd_host, connect, caplog: pytest.LogCaptureFixture
+    sshd_host, connect, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     host = sshd_host()
+    home = Path(os.environ["HOME"])  # a fresh empty directory (tests/conftest.py)
     caplog.set_level(logging.INFO, logger="pybuild.ssh")
-    connect(settings_for(host))
+    comm = connect(settings_for(host))
+    comm.run("true")
+    comm.upload(io.BytesIO(b"x"), "/tmp/x")
+    comm.download("/tmp/x", str(tmp_path / "x"))
+    comm.reconnect()
     fingerprints = [r.getMessage() for r in caplog.records if "host key of" in r.getMessage()]
-    assert fingerprints and "SHA256:" in fingerprints[0]
-    assert not (Path(os.environ["HOME"]) / ".ssh").exists()
+    sha = host.exec("ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub")[1].split()[1]
+    assert len(fingerprints) == 2  # every connection, not only the first
+    assert fingerprints[0] == f"host key of {host.host}:{host.port}: ssh-ed25519 {sha} (accepted)"
+    assert list(home.iterdir()) == []  # no ~/.ssh/known_hosts, nothing else either
+
+
+@pytest.mark.parametrize("kind", ["ed25519", "rsa", "ecdsa"])
+def test_pkcs8_pem_key_file_login(sshd_host, connect, tmp_path: Path, kind: str) -> None:
+    """`BEGIN PRIVATE KEY` (PKCS#8, what openssl genpkey writes): Packer reads it, so do we."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    key: Any = {
+        "ed25519": ed25519.Ed25519PrivateKey.generate,
+        "rsa": lambda: rsa.generate_private_key(65537, 2048),
+        "ecdsa": lambda: ec.generate_private_key(ec.SECP384R1()),
+    }[kind]()
+    path = tmp_path / f"{kind}.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    assert path.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+    host = sshd_host(password=None, authorized_keys=[public.decode()])
+    comm = connect(settings_for(host, password="", private_key_file=str(path)))
+    assert lines_of(comm, "whoami") == ["pybuild"]
 
 
 def test_wrong_password_is_an_authentication_error_after_the_attempts(sshd_host) -> None:
@@ -172,6 +207,7 @@ def test_wrong_password_is_an_authentication_error_after_the_attempts(sshd_host)
     assert "authentication error" in text and "password" in text
     assert f"{host.host}:{host.port}" in text
     assert time.monotonic() - start < 20  # two attempts, not ssh_timeout
+    assert host.logs().count("Failed password for pybuild") == 2  # exactly the attempts
 
 
 def test_wrong_key_is_an_authentication_error(sshd_host, ssh_keypair) -> None:
@@ -207,6 +243,22 @@ def test_cancel_stops_the_wait_at_once() -> None:
     cancel.cancel()
     thread.join(5)
     assert isinstance(box.get("error"), BuildCancelled) and box["seconds"] < 2
+
+
+def test_cancel_ends_a_handshake_with_a_silent_server() -> None:
+    """A port that accepts but never says a word (a half-booted machine): cancel is prompt."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        comm = SSHCommunicator(SSHSettings("127.0.0.1", port, "u", "p", timeout=120.0))
+        cancel = CancelToken()
+        thread, box = in_thread(lambda: comm.connect(None, cancel))
+        time.sleep(1.0)  # inside the first attempt's banner wait (up to 30 s)
+        cancel.cancel()
+        thread.join(5)
+    assert isinstance(box.get("error"), BuildCancelled), box
+    assert box["seconds"] < 2.5
 
 
 def test_host_that_comes_up_late_is_reached_by_retrying(sshd_host, connect) -> None:
@@ -254,7 +306,7 @@ def test_bastion_without_forwarding_fails_clearly(sshd_host) -> None:
 
 def test_socks5_proxy(sshd_host, connect) -> None:
     host = sshd_host()
-    with _socks5_server("user", "secret") as (port, seen):
+    with Socks5Server("user", "secret") as (port, seen):
         comm = connect(settings_for(host, proxy=Proxy("127.0.0.1", port, "user", "secret")))
         assert lines_of(comm, "echo via proxy") == ["via proxy"]
     assert seen == [("127.0.0.1", host.port)]
@@ -353,8 +405,68 @@ def test_timeout_stops_the_command(sshd_host, connect) -> None:
 
 def test_read_write_timeout_caps_commands(sshd_host, connect) -> None:
     comm = connect(settings_for(sshd_host(), read_write_timeout=1.0))
+    start = time.monotonic()
     with pytest.raises(CommunicatorTimeout):
         comm.run("sleep 30")
+    assert time.monotonic() - start < 4
+    assert lines_of(comm, "echo fine") == ["fine"]  # quick commands are unaffected
+
+
+@pytest.mark.parametrize("method", ["scp", "sftp"])
+def test_read_write_timeout_ends_a_stalled_transfer(sshd_host, connect, method: str) -> None:
+    """sshd frozen (SIGSTOP, like a hung machine): the upload stops within the timeout."""
+    host = sshd_host()
+    comm = connect(settings_for(host, file_transfer_method=method, read_write_timeout=1.5))
+    comm.run("true")
+    host.exec("pkill -STOP -x sshd; pkill -STOP -x sftp-server; true")
+    try:
+        thread, box = in_thread(lambda: comm.upload(io.BytesIO(bytes(32 << 20)), "/tmp/big"))
+        thread.join(15)
+        assert not thread.is_alive()
+        assert isinstance(box.get("error"), CommunicatorTimeout), box
+        assert "ssh_read_write_timeout" in str(box["error"])
+        assert box["seconds"] < 8
+    finally:
+        host.exec("pkill -CONT -x sshd; pkill -CONT -x sftp-server; true")
+
+
+def test_a_frozen_machine_cannot_hang_a_command_past_its_timeout_or_a_cancel(
+    sshd_host, connect
+) -> None:
+    """paramiko waits without a deadline for a channel and for exec: the watchdog ends it."""
+    host = sshd_host()
+    comm = connect(settings_for(host))
+    comm.run("true")
+    host.exec("pkill -STOP -x sshd; true")
+    try:
+        thread, box = in_thread(lambda: comm.run("echo hi", timeout=1.5))
+        thread.join(10)
+        assert not thread.is_alive()
+        assert isinstance(box.get("error"), CommunicatorTimeout), box
+        assert box["seconds"] < 4
+        cancel = CancelToken()
+        thread, box = in_thread(lambda: comm.upload(io.BytesIO(b"x"), "/tmp/x", cancel=cancel))
+        time.sleep(0.5)
+        cancel.cancel()
+        thread.join(10)
+        assert not thread.is_alive()
+        assert isinstance(box.get("error"), BuildCancelled), box
+    finally:
+        host.exec("pkill -CONT -x sshd; true")
+    assert lines_of(comm, "echo thawed") == ["thawed"]  # a new connection is made
+
+
+def test_keep_alive_interval_sends_keepalives_and_negative_disables(sshd_host, connect) -> None:
+    host = sshd_host(extra_config="LogLevel DEBUG1")  # sshd logs each global request
+    probe = "rtype keepalive@lag.net"
+    first = connect(settings_for(host, keep_alive_interval=1.0))
+    time.sleep(2.6)
+    first.close()
+    sent = host.logs().count(probe)
+    assert sent >= 2
+    connect(settings_for(host, keep_alive_interval=-1.0))
+    time.sleep(2.2)
+    assert host.logs().count(probe) == sent  # none from the second connection
 
 
 # ---------------------------------------------------------------------- transfers
@@ -378,6 +490,19 @@ def test_file_upload_and_download(sshd_host, connect, tmp_path: Path, method: st
     buf = io.BytesIO()
     comm.download("/tmp/small.sh", buf)
     assert buf.getvalue() == small
+
+
+def test_large_upload_falls_back_to_sftp_without_remote_scp(sshd_host, connect) -> None:
+    host = sshd_host()
+    host.exec("mv /usr/bin/scp /usr/bin/scp.off")
+    data = os.urandom(STREAM_MIN + 1)
+    comm = connect(settings_for(host))
+    comm.upload(io.BytesIO(data), "/tmp/big.bin")  # auto: scp stream first, then SFTP
+    digest = hashlib.sha256(data).hexdigest()
+    assert lines_of(comm, "sha256sum /tmp/big.bin")[0].split()[0] == digest
+    scp = connect(settings_for(host, file_transfer_method="scp"))
+    with pytest.raises(BuildError, match="cannot run `scp -t`"):
+        scp.upload(io.BytesIO(data), "/tmp/big2.bin")
 
 
 def test_upload_into_a_missing_directory_fails_clearly(sshd_host, connect) -> None:
@@ -456,69 +581,3 @@ def test_directory_progress_and_cancel(sshd_host, connect, tmp_path: Path) -> No
     with pytest.raises(BuildCancelled):
         comm.upload_dir(str(src), "/tmp/many2", cancel=cancel)
     assert lines_of(comm, "echo alive") == ["alive"]
-
-
-# ---------------------------------------------------------------------- a SOCKS5 proxy
-class _socks5_server:
-    """A tiny threaded SOCKS5 server on 127.0.0.1 (CONNECT, username/password auth)."""
-
-    def __init__(self, user: str, password: str):
-        self.user, self.password = user, password
-        self.seen: list[tuple[str, int]] = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-
-    def __enter__(self) -> tuple[int, list[tuple[str, int]]]:
-        threading.Thread(target=self._accept, daemon=True).start()
-        return self.listener.getsockname()[1], self.seen
-
-    def __exit__(self, *exc: object) -> None:
-        self.listener.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, c: socket.socket) -> None:
-        def take(n: int) -> bytes:
-            data = b""
-            while len(data) < n:
-                data += c.recv(n - len(data))
-            return data
-
-        _, n = take(2)
-        take(n)
-        c.sendall(b"\x05\x02")
-        _, ulen = take(2)
-        user = take(ulen).decode()
-        password = take(take(1)[0]).decode()
-        ok = (user, password) == (self.user, self.password)
-        c.sendall(b"\x01" + (b"\x00" if ok else b"\x01"))
-        if not ok:
-            c.close()
-            return
-        _, _, _, atyp = take(4)
-        host = take(take(1)[0]).decode() if atyp == 3 else socket.inet_ntoa(take(4))
-        port = int.from_bytes(take(2), "big")
-        self.seen.append((host, port))
-        upstream = socket.create_connection((host, port))
-        c.sendall(b"\x05\x00\x00\x01" + bytes(4) + bytes(2))
-        for a, b in ((c, upstream), (upstream, c)):
-            threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
-
-
-def _pipe(a: socket.socket, b: socket.socket) -> None:
-    try:
-        while data := a.recv(65536):
-            b.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass

@@ -41,3 +41,11 @@ def test_no_progress_bar_when_not_a_terminal() -> None:
     r.emit(Progress("b", "f", 0, 10))
     r.emit(Progress("b", "f", 10, 10))
     assert out.getvalue() == ""
+
+
+def test_multi_line_secret_is_masked_line_by_line() -> None:
+    key = "-----BEGIN KEY-----\nQUJDREVGR0hJSktMTU5PUA==\nc2Vjb25kIGxpbmUgb2Yga2V5\n-----END KEY-----\n"
+    redact = events.Redactor([key])
+    assert redact("x c2Vjb25kIGxpbmUgb2Yga2V5 y") == "x <sensitive> y"
+    assert redact(key) == "<sensitive>"
+    assert redact("-----END KEY-----") == "-----END KEY-----"  # markers alone are not secret

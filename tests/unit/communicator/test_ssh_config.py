@@ -199,6 +199,31 @@ def test_defaults_are_packers() -> None:
     )
 
 
+def test_zero_means_packers_default_and_negative_keep_alive_disables() -> None:
+    cfg = CommunicatorConfig.model_validate(
+        {
+            "ssh_port": "0",
+            "ssh_bastion_port": 0,
+            "ssh_proxy_port": 0,
+            "ssh_timeout": "0s",
+            "ssh_keep_alive_interval": "0s",
+            "ssh_handshake_attempts": 0,
+        }
+    )
+    assert (cfg.ssh_port, cfg.ssh_bastion_port, cfg.ssh_proxy_port) == (22, 22, 1080)
+    assert (cfg.ssh_timeout, cfg.ssh_keep_alive_interval, cfg.ssh_handshake_attempts) == (
+        300.0,
+        5.0,
+        10,
+    )
+    assert (
+        CommunicatorConfig.model_validate({"ssh_keep_alive_interval": "-1s"}).model_dump()[
+            "ssh_keep_alive_interval"
+        ]
+        == -1.0
+    )
+
+
 def test_none_and_docker_communicators_need_nothing() -> None:
     assert CommunicatorConfig(communicator="none").check_communicator() == []
     assert CommunicatorConfig(communicator="docker").check_communicator() == []

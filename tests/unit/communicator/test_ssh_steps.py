@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,18 @@ def test_keygen_makes_a_key_only_without_credentials() -> None:
     with_password = Ctx(cfg(ssh_username="u", ssh_password="p"))
     StepSSHKeyGen().run(with_password)
     assert with_password.ssh_key is None and with_password.sink.texts() == []
+
+
+@pytest.mark.parametrize(("kind", "bits"), [("rsa", 2048), ("ecdsa", 384), ("rsa", 0)])
+def test_keygen_honours_type_and_bits(kind: str, bits: int) -> None:
+    from cryptography.hazmat.primitives.serialization import load_ssh_public_key
+
+    ctx = Ctx(cfg(ssh_username="u", temporary_key_pair_type=kind, temporary_key_pair_bits=bits))
+    StepSSHKeyGen().run(ctx)
+    assert ctx.ssh_key is not None
+    public: Any = load_ssh_public_key(ctx.ssh_key.public_line.encode())
+    assert public.key_size == (bits or 4096)  # Packer's default for rsa
+    assert ctx.ssh_key.public_line.split()[2].startswith("packer_")  # packer_<uuid>
 
 
 def test_keygen_with_a_key_file_uses_it(tmp_path) -> None:
@@ -216,6 +229,37 @@ def test_progress_reports_the_end_and_honours_cancel() -> None:
     token.cancel()
     with pytest.raises(BuildCancelled):
         prog.add(1)
+
+
+def test_watchdog_fires_on_a_stall_but_not_while_progress_is_made() -> None:
+    pytest.importorskip("paramiko")
+    from builder.communicator.sshstream import Watchdog
+
+    closed: list[float] = []
+    start = time.monotonic()
+    with Watchdog(lambda: closed.append(time.monotonic()), 0.3, None) as dog:
+        for _ in range(8):  # 0.8 s, beating every 0.1 s
+            time.sleep(0.1)
+            dog.beat()
+        assert not closed and not dog.fired
+        time.sleep(0.6)
+    assert dog.fired == "stalled" and len(closed) == 1
+    assert closed[0] - start >= 1.0
+
+
+def test_watchdog_gives_a_cancelled_operation_its_grace() -> None:
+    pytest.importorskip("paramiko")
+    from builder.communicator.sshstream import Watchdog
+
+    token, closed = CancelToken(), []
+    with Watchdog(lambda: closed.append(1), 0.0, token, grace=0.3) as dog:
+        token.cancel()
+        time.sleep(0.15)
+        assert not closed  # still within the grace
+        time.sleep(0.45)
+    assert dog.fired == "cancelled" and closed == [1]
+    with Watchdog(lambda: closed.append(2), 0.0, None) as idle:
+        assert idle._thread is None  # no limit, no cancel: nothing to watch
 
 
 def test_local_size_of_paths_and_streams(tmp_path) -> None:

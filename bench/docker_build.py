@@ -10,6 +10,12 @@
    build, pybuild only: wall-time ratio (goal: under 2x on 2 cores). `--apt-parallel`
    does the same with the full apt example.
 
+4. `--api-profile`: the N-wide cheap build once more, in this process, with every Engine
+   API call timed (count, total and worst latency per call): where the wall time goes.
+5. `--floor`: the same Engine API calls as one cheap build (create, start, inspect, one
+   archive upload, three execs, kill, commit, remove, tag) made directly through the SDK,
+   1-wide and N-wide: what the engine alone costs, with no pybuild at all.
+
 Needs the local engine and base image (tests/testbed/setup.sh), Debian's packer for (1)
 and (2), and pybuild installed. Images the runs make are removed afterwards.
 """
@@ -122,6 +128,114 @@ def parallel(n: int, cheap: bool, work: Path, env: dict[str, str], runs: int) ->
     )
 
 
+def api_profile(n: int, work: Path, env: dict[str, str]) -> None:
+    """Run the N-wide cheap build in this process and time each Engine API call."""
+    import collections
+    import io
+    import re
+
+    import requests
+
+    calls: list[tuple[str, float]] = []
+    send = requests.Session.send
+
+    def timed(self: Any, request: Any, **kw: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return send(self, request, **kw)
+        finally:
+            path = re.sub(r"/v1\.\d+|\?.*", "", request.path_url)
+            path = re.sub(r"/(containers|exec|images)/(?!create$)[^/]+", r"/\1/<id>", path)
+            calls.append((f"{request.method} {path}", time.perf_counter() - started))
+
+    many = work / "profile.json"
+    many.write_text(json.dumps(variant(True, n)))
+    os.environ.update(env)
+    from builder.cli import main as pybuild_main
+
+    requests.Session.send = timed  # type: ignore[method-assign]
+    started = time.perf_counter()
+    try:
+        args = ["build", "-color=false", "-var", "repository=pybuild-bench/prof"]
+        code = pybuild_main(
+            [*args, "-var", f"manifest={work / 'm.json'}", str(many)], io.StringIO()
+        )
+    finally:
+        requests.Session.send = send  # type: ignore[method-assign]
+    wall = time.perf_counter() - started
+    remove_images("pybuild-bench/")
+    print(f"API profile, {n} builds in one process: exit {code}, wall {wall:.2f} s")
+    table: dict[str, list[float]] = collections.defaultdict(list)
+    for name, took in calls:
+        table[name].append(took)
+    for name, took in sorted(table.items(), key=lambda kv: -sum(kv[1])):
+        print(f"  {len(took):4d} x {name:36} total {sum(took):6.2f} s, worst {max(took):5.2f} s")
+    print(f"  ({len(calls) / n:.1f} calls per build)\n")
+
+
+def engine_floor(n: int, runs: int) -> None:
+    """One cheap build's Engine API calls through the SDK alone, 1-wide and N-wide."""
+    import io
+    import tarfile
+    import threading
+
+    import docker
+
+    api = docker.APIClient()
+    image = json.loads(EXAMPLE.read_text())["variables"]["base_image"]
+    script = b"echo cheap > /etc/pybuild-build-info\n"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("script.sh")
+        info.size, info.mode = len(script), 0o644
+        tar.addfile(info, io.BytesIO(script))
+
+    def run_exec(cid: str, cmd: str) -> None:
+        exec_id = api.exec_create(cid, ["/bin/sh", "-c", cmd])["Id"]
+        for _ in api.exec_start(exec_id, stream=True):
+            pass
+        api.exec_inspect(exec_id)
+
+    def build(i: int) -> None:
+        shared = tempfile.mkdtemp(prefix="floor-")
+        host = api.create_host_config(binds=[f"{shared}:/packer-files"])
+        cid = api.create_container(
+            image, stdin_open=True, tty=True, entrypoint=["/bin/sh"], host_config=host
+        )["Id"]
+        api.start(cid)
+        api.inspect_container(cid)
+        api.put_archive(cid, "/tmp", buf.getvalue())
+        for cmd in ("chmod 0755 /tmp/script.sh", "/tmp/script.sh", "rm -f /tmp/script.sh"):
+            run_exec(cid, cmd)
+        api.kill(cid)
+        api.wait(cid)
+        committed = api.commit(cid, pause=False)["Id"]
+        api.remove_container(cid, force=True, v=True)
+        os.rmdir(shared)
+        api.tag(committed, f"pybuild-bench/floor{i}", "latest")
+
+    def wave(width: int) -> float:
+        threads = [threading.Thread(target=build, args=(i,)) for i in range(width)]
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
+        remove_images("pybuild-bench/floor")
+        return elapsed
+
+    one, many = [], []
+    for _ in range(runs):
+        one.append(wave(1))
+        many.append(wave(n))
+    a, b = statistics.median(one), statistics.median(many)
+    print(
+        f"engine floor (SDK only, no pybuild): 1 build {a:.2f} s, {n} builds {b:.2f} s, "
+        f"ratio {b / a:.2f}\n"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5, help="alternating runs, cheap provisioner")
@@ -129,6 +243,8 @@ def main() -> None:
     ap.add_argument("--parallel", type=int, default=8, help="builds in the parallel template")
     ap.add_argument("--parallel-runs", type=int, default=2)
     ap.add_argument("--apt-parallel", action="store_true", help="also run the apt example N-wide")
+    ap.add_argument("--api-profile", action="store_true", help="time each Engine API call")
+    ap.add_argument("--floor", action="store_true", help="the engine alone, no pybuild")
     args = ap.parse_args()
     env = dict(os.environ, CHECKPOINT_DISABLE="1", NO_COLOR="1")
     for key in ("PYBUILD_LOG", "PACKER_LOG", "DOCKER_HOST"):
@@ -153,10 +269,14 @@ def main() -> None:
             )
         if args.runs:
             compare("example, cheap provisioner", args.runs, cheap, tools, work, env)
-        if args.parallel > 1:
+        if args.parallel > 1 and args.parallel_runs:
             parallel(args.parallel, True, work, env, args.parallel_runs)
             if args.apt_parallel:
                 parallel(args.parallel, False, work, env, 1)
+        if args.floor:
+            engine_floor(args.parallel, max(args.parallel_runs, 3))
+        if args.api_profile:
+            api_profile(args.parallel, work, env)
         remove_images("pybuild-bench/")
 
 

@@ -132,6 +132,8 @@ class DockerCommunicator:
             if code is not None:
                 break
             time.sleep(0.05)
+        if code is not None and 0 <= code <= 128 and broken is None:
+            return code  # it ended on its own; a container going down kills its commands
         state = self._state(command)
         # a command killed by a signal (128+n) may mean the container is going down: the
         # engine reports the container's exit a moment after the command's

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -133,12 +134,37 @@ def check_change(line: str) -> str | None:
         return f"{words[0]!r} is not a valid change command; allowed: {allowed}"
     if not rest:
         return f"{instruction} requires at least one argument"
-    if instruction in ("ENV", "LABEL") and "=" not in rest and len(rest.split()) < 2:
-        return f"{instruction} must have two arguments (KEY VALUE or KEY=VALUE)"
+    if instruction in ("ENV", "LABEL"):
+        if "=" not in rest and len(rest.split()) < 2:
+            return f"{instruction} must have two arguments (KEY VALUE or KEY=VALUE)"
+        if _blank_name(rest):
+            return f"{instruction} names can not be blank"
     if instruction == "EXPOSE":
-        bad = [p for p in rest.split() if not _PORT.match(p) and not p.startswith("$")]
+        bad = [p for p in rest.split() if not _valid_port(p)]
         if bad:
-            return f"EXPOSE: invalid port {bad[0]!r}; expected PORT[/tcp|/udp|/sctp]"
+            return f"EXPOSE: invalid port {bad[0]!r}; expected PORT[/tcp|/udp|/sctp], 1-65535"
     if instruction == "ONBUILD" and rest.split()[0].upper() in ("ONBUILD", "FROM", "MAINTAINER"):
         return f"ONBUILD cannot trigger {rest.split()[0].upper()}"
     return None
+
+
+def _valid_port(text: str) -> bool:
+    if text.startswith("$"):
+        return True  # expanded by the engine
+    if not _PORT.match(text):
+        return False
+    ports = text.split("/", 1)[0].split("-")
+    return all(0 < int(p) <= 65535 for p in ports)
+
+
+def _blank_name(rest: str) -> bool:
+    """KEY=VALUE pairs with an empty KEY (`ENV =x`); the `KEY VALUE` form has none."""
+    if rest.startswith("="):
+        return True
+    if "=" not in rest.split(None, 1)[0]:
+        return False
+    try:
+        words = shlex.split(rest)
+    except ValueError:
+        return False  # unbalanced quotes: the engine says what is wrong
+    return any(w.startswith("=") for w in words)

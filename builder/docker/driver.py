@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
     from builder.multistep import CancelToken
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+KILL_TIMEOUT = 60.0
+# Engine API version per endpoint, asked once per process: every build and docker
+# post-processor makes its own driver, and each would otherwise ask again (GET /version).
+_API_VERSIONS: dict[str, str] = {}
+_API_VERSIONS_LOCK = threading.Lock()
 StatusHandler = Callable[[str], None]
 
 
@@ -63,7 +69,15 @@ class DockerDriver(Protocol):
     def container_state(self, container_id: str) -> ContainerState: ...
     def container_logs(self, container_id: str, lines: int = 10) -> str: ...
     def remove_container(self, container_id: str) -> None: ...
-    def commit(self, container_id: str, changes: list[str], author: str, message: str) -> str: ...
+    def kill_container(self, container_id: str) -> None: ...  # SIGKILL, wait until stopped
+    def commit(
+        self,
+        container_id: str,
+        changes: list[str],
+        author: str,
+        message: str,
+        pause: bool = True,
+    ) -> str: ...
     def export(self, container_id: str, dst: IO[bytes], cancel: CancelToken) -> int: ...
     def image_id(self, ref: str) -> str | None: ...
     def remove_image(self, ref: str, force: bool = False) -> None: ...
@@ -99,8 +113,10 @@ class DockerSDKDriver:
         self.endpoint, self._origin = endpoint_from_env()
         kwargs = kwargs_from_env()
         kwargs.setdefault("base_url", self.endpoint)
-        with self._errors("connect"):
-            self.api = docker.APIClient(timeout=timeout, **kwargs)
+        with self._errors("connect"), _API_VERSIONS_LOCK:  # parallel builds: one asks
+            known = _API_VERSIONS.get(kwargs["base_url"])
+            self.api = docker.APIClient(timeout=timeout, version=known, **kwargs)
+            _API_VERSIONS[kwargs["base_url"]] = self.api.api_version
             # long transfers and exec streams must not hit a read timeout
             self.stream_api = docker.APIClient(timeout=None, version=self.api.api_version, **kwargs)
         self._auth: dict[str, dict[str, str]] = {}
@@ -226,10 +242,29 @@ class DockerSDKDriver:
             except docker.errors.NotFound:
                 pass
 
-    def commit(self, container_id: str, changes: list[str], author: str, message: str) -> str:
+    def kill_container(self, container_id: str) -> None:
+        import docker.errors
+
+        with self._errors(f"stop container {container_id[:12]}"):
+            try:
+                self.api.kill(container_id)
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409:  # 409: not running any more, which is the aim
+                    raise
+            self.api.wait(container_id, timeout=KILL_TIMEOUT)
+
+    def commit(
+        self,
+        container_id: str,
+        changes: list[str],
+        author: str,
+        message: str,
+        pause: bool = True,
+    ) -> str:
         with self._errors("commit the container"):
             out = self.api.commit(
                 container_id,
+                pause=pause,
                 message=message or None,
                 author=author or None,
                 changes=changes or None,

@@ -97,6 +97,7 @@ class FakeDockerDriver:
         self.killed_execs = 0
         self.logged_in: dict[str, tuple[str, str]] = {}
         self.pushed: list[str] = []
+        self.commits: list[tuple[str, bool, bool]] = []  # (container, pause, was running)
         self.registry: dict[str, str] = {}
         self.export_data = b"exported-tarball"
         self.closed = False
@@ -173,12 +174,26 @@ class FakeDockerDriver:
         c = self._container(container_id)
         c.running, c.exit_code = False, exit_code
 
-    def commit(self, container_id: str, changes: list[str], author: str, message: str) -> str:
+    def kill_container(self, container_id: str) -> None:
+        self._op("kill_container")
+        c = self._container(container_id)
+        if c.running:
+            c.running, c.exit_code = False, 137
+
+    def commit(
+        self,
+        container_id: str,
+        changes: list[str],
+        author: str,
+        message: str,
+        pause: bool = True,
+    ) -> str:
         self._op("commit")
-        self._container(container_id)
+        c = self._container(container_id)
         image = f"sha256:{self._new_id()}"
         self.images[image] = image
         self.image_configs[image] = {"changes": list(changes), "author": author, "message": message}
+        self.commits.append((container_id, pause, c.running))
         return image
 
     def export(self, container_id: str, dst: IO[bytes], cancel: CancelToken) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import time
@@ -10,7 +12,7 @@ import urllib.error
 import urllib.request
 from base64 import b64encode
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,39 +95,74 @@ def registry(tmp_path: Path) -> Iterator[Registry]:
         log.close()
 
 
-def build_containers(client: docker.DockerClient) -> list[str]:
-    """Names of every container pybuild created that still exists (running or not)."""
-    found = client.containers.list(all=True, filters={"name": NAME_PREFIX})
-    return [c.name for c in found if c.name.startswith(NAME_PREFIX)]
-
-
 def image_ids(client: docker.DockerClient) -> set[str]:
-    return {str(i.id) for i in client.images.list(all=True)}
+    return {str(i["Id"]) for i in client.api.images(all=True)}
 
 
 @dataclass
 class Leaks:
-    """What existed before a test, to prove the test's builds left nothing behind."""
+    """What this test's builds made, to prove they left nothing behind.
+
+    Only what the test itself made counts, and only that is removed afterwards: other
+    suites, benchmarks or a developer may use the same engine at the same time. Ours are
+    the containers pybuild printed (`Container ID: ...`) or that mount a directory under
+    this test's PACKER_TMP_DIR, and the images pybuild printed (`Image ID`, `Imported ID`)
+    or committed from one of those containers.
+    """
 
     client: docker.DockerClient
     images: set[str]
-    containers: set[str]
     tmp_root: Path
+    container_ids: set[str] = field(default_factory=set)
+    printed_images: set[str] = field(default_factory=set)
+
+    def note(self, output: str) -> None:
+        """Remember the containers and images a pybuild run printed."""
+        self.container_ids |= set(re.findall(r"Container ID: ([0-9a-f]{64})", output))
+        self.printed_images |= set(
+            re.findall(r"(?:Image ID|Imported ID): (sha256:[0-9a-f]{64})", output)
+        )
+
+    def containers(self) -> list[str]:
+        """Names of this test's build containers that still exist."""
+        found = self.client.containers.list(
+            all=True, filters={"name": NAME_PREFIX}, ignore_removed=True
+        )
+        return [c.name for c in found if self._ours(c.id, c.attrs.get("Mounts") or [])]
+
+    def _ours(self, container_id: str, mounts: list[dict[str, Any]]) -> bool:
+        root = str(self.tmp_root) + os.sep
+        return container_id in self.container_ids or any(
+            str(m.get("Source", "")).startswith(root) for m in mounts
+        )
 
     def new_images(self) -> set[str]:
-        return image_ids(self.client) - self.images
+        """Images made since the test began, by this test's builds."""
+        import docker.errors
+
+        found = set()
+        for image in image_ids(self.client) - self.images:
+            if image in self.printed_images:
+                found.add(image)
+                continue
+            try:  # the container a commit was made from
+                made_from = self.client.api.inspect_image(image).get("Container")
+            except docker.errors.NotFound:  # removed meanwhile
+                continue
+            if made_from in self.container_ids:
+                found.add(image)
+        return found
 
     def assert_clean(self, allowed_images: set[str] = frozenset()) -> None:  # type: ignore[assignment]
-        assert set(build_containers(self.client)) - self.containers == set()
+        assert self.containers() == []
         assert self.new_images() - allowed_images == set()
         assert not self.tmp_root.exists() or list(self.tmp_root.iterdir()) == []
 
 
 @pytest.fixture
 def leaks(docker_client: docker.DockerClient, base_image: str, tmp_path: Path) -> Iterator[Leaks]:
-    """Snapshot of images; PACKER_TMP_DIR points into tmp_path; cleans up stray images."""
-    before = set(build_containers(docker_client))
-    state = Leaks(docker_client, image_ids(docker_client), before, tmp_path / "packer-tmp")
+    """Snapshot of images; PACKER_TMP_DIR points into tmp_path; removes what the test made."""
+    state = Leaks(docker_client, image_ids(docker_client), tmp_path / "packer-tmp")
     yield state
     for image in state.new_images():
         try:
@@ -142,7 +179,9 @@ def cli_env(leaks: Leaks, **extra: str) -> dict[str, str]:
 def pybuild(
     leaks: Leaks, *args: str, cwd: Path, timeout: float = 300, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    return run_cli(*args, cwd=cwd, env=cli_env(leaks, **env), timeout=timeout)
+    proc = run_cli(*args, cwd=cwd, env=cli_env(leaks, **env), timeout=timeout)
+    leaks.note(proc.stdout)
+    return proc
 
 
 def remove_refs(client: docker.DockerClient, *refs: str) -> None:

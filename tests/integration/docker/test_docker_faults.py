@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tests.conftest import write_template
-from tests.integration.docker.conftest import Leaks, build_containers, cli_env, pybuild
+from tests.integration.docker.conftest import Leaks, cli_env, pybuild
 
 if TYPE_CHECKING:
     import docker
@@ -69,10 +69,12 @@ def test_invalid_changes_line_is_a_validate_error_with_location(
     leaks.assert_clean()
 
 
-def _kill_when_running(client: docker.DockerClient, marker: str, found: list[str]) -> None:
+def _kill_when_running(
+    client: docker.DockerClient, leaks: Leaks, marker: str, found: list[str]
+) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        for name in build_containers(client):
+        for name in leaks.containers():
             container = client.containers.get(name)
             code, _ = container.exec_run(["test", "-e", marker])
             if code == 0:
@@ -88,7 +90,7 @@ def test_container_killed_while_a_provisioner_runs(
     path = template(tmp_path, base_image, ["touch /tmp/started", "sleep 60"])
     found: list[str] = []
     killer = threading.Thread(
-        target=_kill_when_running, args=(docker_client, "/tmp/started", found)
+        target=_kill_when_running, args=(docker_client, leaks, "/tmp/started", found)
     )
     killer.start()
     started = time.monotonic()
@@ -102,7 +104,7 @@ def test_container_killed_while_a_provisioner_runs(
 
 
 def test_ctrl_c_in_the_middle_of_provisioning(
-    leaks: Leaks, docker_client: docker.DockerClient, base_image: str, tmp_path: Path
+    leaks: Leaks, base_image: str, tmp_path: Path
 ) -> None:
     path = template(tmp_path, base_image, ["echo provisioning-now", "sleep 60"])
     env = {**os.environ, **cli_env(leaks)}
@@ -120,14 +122,16 @@ def test_ctrl_c_in_the_middle_of_provisioning(
         lines.append(line)
         if "provisioning-now" in line:
             break
-    (name,) = set(build_containers(docker_client)) - leaks.containers
+    leaks.note("".join(lines))
+    (name,) = leaks.containers()
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
     rest, _ = proc.communicate(timeout=30)
     output = "".join(lines) + rest
+    leaks.note(output)
     assert proc.returncode == 1, output
     assert time.monotonic() - sent < 10
     assert "Cancelling build after receiving interrupt" in output
     assert "==> docker: Killing the container: " in output
-    assert name not in build_containers(docker_client)
+    assert name.startswith("pybuild_docker_")
     leaks.assert_clean()

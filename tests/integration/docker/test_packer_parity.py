@@ -57,6 +57,7 @@ def test_example_under_packer_and_pybuild(
                 text=True,
                 timeout=600,
             )
+            leaks.note(proc.stdout)
         else:
             proc = pybuild(leaks, *args, cwd=work, timeout=600)
         assert proc.returncode == 0, f"{tool}:\n{proc.stdout}{proc.stderr}"

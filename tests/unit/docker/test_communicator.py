@@ -88,6 +88,19 @@ def test_container_stopping_under_a_command_is_a_disconnect(fake: FakeDockerDriv
         comm.run("sleep 5")
 
 
+def test_a_command_that_ends_on_its_own_costs_no_container_inspect(
+    fake: FakeDockerDriver,
+) -> None:
+    comm, container = start(fake)
+    fake.calls.clear()
+    fake.exec_handler = lambda c, argv, user, env: ("", "", 1)
+    assert comm.run("false").exit_status == 1
+    assert fake.calls == ["exec"]
+    fake.exec_handler = lambda c, argv, user, env: ("", "", 137)  # killed: is the container?
+    assert comm.run("kill -9 $$").exit_status == 137
+    assert fake.calls[1:3] == ["exec", "container_state"]
+
+
 def test_upload_file_object_to_full_path(fake: FakeDockerDriver) -> None:
     comm, c = start(fake)
     seen: list[tuple[int, int]] = []

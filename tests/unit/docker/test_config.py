@@ -73,6 +73,10 @@ def test_invalid_changes_line_has_its_location(tmp_path: Path, fake: FakeDockerD
         ("EXPOSE http", "invalid port 'http'"),
         ("ONBUILD FROM x", "ONBUILD cannot trigger FROM"),
         ("", "empty change"),
+        ("EXPOSE 70000", "invalid port '70000'"),
+        ("EXPOSE 80-65536/udp", "invalid port '80-65536/udp'"),
+        ("ENV =x", "ENV names can not be blank"),
+        ("LABEL a=b =c", "LABEL names can not be blank"),
     ],
 )
 def test_change_checks(line: str, problem: str) -> None:
@@ -87,6 +91,8 @@ def test_change_checks(line: str, problem: str) -> None:
         "ENV A B",
         "EXPOSE 80 443/tcp 1000-1010/udp",
         "LABEL a=b c=d",
+        'LABEL a="x =y"',
+        "ENV A =b",
         "ONBUILD RUN x",
         "USER nobody",
         "VOLUME /data",

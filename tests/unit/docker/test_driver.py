@@ -40,3 +40,18 @@ def test_refused_tcp_port(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{port}")
     with pytest.raises(DriverError, match="Cannot connect to the Docker daemon at tcp://127.0.0.1"):
         DockerSDKDriver()
+
+
+def test_default_socket_when_docker_host_is_unset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from builder.docker import driver
+
+    dead = f"unix://{tmp_path / 'docker.sock'}"
+    monkeypatch.setattr(driver, "DEFAULT_SOCKET", dead)
+    with pytest.raises(DriverError) as err:
+        DockerSDKDriver()
+    assert str(err.value) == (
+        f"Cannot connect to the Docker daemon at {dead} (the default socket; set DOCKER_HOST "
+        "to use another). Is the docker daemon running?"
+    )

@@ -180,6 +180,29 @@ def test_commit_keeps_image_on_success_and_removes_it_on_failure(fake: FakeDocke
     assert ctx.image_id not in fake.images
 
 
+def test_commit_kills_the_container_first_unless_it_would_vanish(fake: FakeDockerDriver) -> None:
+    ctx, _ = make_ctx(fake)
+    StepRunContainer().run(ctx)
+    StepCommit().run(ctx)
+    assert fake.calls[-2:] == ["kill_container", "commit"]
+    assert fake.commits == [(ctx.container_id, False, False)]  # stopped: no pause needed
+    ctx, _ = make_ctx(fake, run_command=["-d", "-i", "-t", "--rm", "--", "{{.Image}}"])
+    StepRunContainer().run(ctx)
+    StepCommit().run(ctx)
+    assert fake.calls[-1] == "commit" and fake.calls[-2] != "kill_container"
+    assert fake.commits[-1] == (ctx.container_id, True, True)  # --rm: paused, as Packer
+
+
+def test_connect_uses_the_user_start_saw(fake: FakeDockerDriver) -> None:
+    ctx, _ = make_ctx(fake)
+    StepRunContainer().run(ctx)
+    fake.containers[ctx.container_id].user = "changed-later"
+    fake.calls.clear()
+    StepConnectDocker().run(ctx)
+    assert fake.calls == []  # no second inspect
+    assert ctx.communicator.container_user == ""
+
+
 def test_commit_failure(fake: FakeDockerDriver) -> None:
     ctx, _ = make_ctx(fake)
     StepRunContainer().run(ctx)

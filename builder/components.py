@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -28,6 +29,7 @@ class PluginOptions:
     debug: bool = False
     force: bool = False
     on_error: OnError = OnError.CLEANUP
+    redact: Callable[[str], str] = field(default=lambda text: text)
 
     def render_text(
         self, text: str, *, data: Any = None, build_data: dict[str, str] | None = None

@@ -288,6 +288,7 @@ def _prepare_build(
             debug=options.debug,
             force=options.force,
             on_error=options.on_error,
+            redact=loaded.redactor,
         )
 
     builder = _make(loaded, "builder", spec.type, spec.config, spec.path, ctx, popts(), errors)

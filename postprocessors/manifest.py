@@ -84,8 +84,9 @@ class ManifestPostProcessor(PostProcessor):
             custom = {}
             for key, text in cfg.custom_data.items():
                 try:
-                    custom[key] = self.options.render_text(
-                        text, data=dict(generated), build_data=generated
+                    # secrets never reach a file: sensitive values are masked here too
+                    custom[key] = self.options.redact(
+                        self.options.render_text(text, data=dict(generated), build_data=generated)
                     )
                 except (PybuildError, ValueError) as exc:
                     raise PostProcessorError(f"Error interpolating custom data: {exc}") from exc

@@ -330,3 +330,24 @@ def test_stdin_template_errors_name_stdin(tmp_path: Path) -> None:
     )
     assert r.returncode == 1
     assert "builders[0].x: unknown option 'x' (<stdin>:2)" in r.stdout
+
+
+def test_sensitive_values_never_reach_the_manifest(template, cli, tmp_path: Path) -> None:
+    template(
+        {
+            "variables": {"token": "s3cr3t-token"},
+            "sensitive-variables": ["token"],
+            "builders": [NULL],
+            "post-processors": [
+                {
+                    "type": "manifest",
+                    "output": "m.json",
+                    "custom_data": {"auth": "{{user `token`}}"},
+                }
+            ],
+        }
+    )
+    assert cli("build", "t.json").returncode == 0
+    text = (tmp_path / "m.json").read_text()
+    assert "s3cr3t-token" not in text
+    assert json.loads(text)["builds"][0]["custom_data"] == {"auth": "<sensitive>"}

@@ -117,8 +117,10 @@ class Context:
     out: IO[str]
     err: IO[str]
     machine: bool = False
+    redact: Callable[[str], str] = field(default=lambda text: text)
 
     def say(self, text: str) -> None:
+        text = self.redact(text)
         if self.machine:
             from builder.events import MachineReadableRenderer
 
@@ -133,6 +135,7 @@ class Context:
             MachineReadableRenderer(self.out).record("", type_, *data)
 
     def error(self, text: str) -> None:
+        text = self.redact(text)
         if self.machine:
             from builder.events import MachineReadableRenderer
 
@@ -156,7 +159,9 @@ def _load(values: dict[str, Any], args: list[str], ctx: Context) -> Any:
 
     if len(args) != 1:
         raise UsageError("a template file is required" if not args else "too many arguments")
-    return load_template(args[0], _vars(values), values.get("var-file", []))
+    loaded = load_template(args[0], _vars(values), values.get("var-file", []))
+    ctx.redact = loaded.redactor  # from here on, nothing printed carries a secret
+    return loaded
 
 
 def _error_text(exc: BaseException) -> str:
@@ -490,7 +495,9 @@ def _dispatch(cmd: Command, rest: list[str], ctx: Context) -> int:
         return EXIT_ERROR
     except Exception as exc:  # a bug: say so plainly, traceback only with PYBUILD_LOG=1
         if _debug_log():
-            raise
+            import logging
+
+            logging.getLogger("pybuild").exception("internal error")  # masked by the log filter
         ctx.error(
             f"Error: internal error: {type(exc).__name__}: {exc}\n"
             "Run with PYBUILD_LOG=1 for a traceback, and please report it."
@@ -503,9 +510,14 @@ def _debug_log() -> bool:
     return value not in ("", "0")
 
 
+_logging_ready = False
+
+
 def _setup_logging() -> None:
-    if not _debug_log():
+    global _logging_ready
+    if not _debug_log() or _logging_ready:
         return
+    _logging_ready = True
     import logging
 
     path = os.environ.get("PYBUILD_LOG_PATH") or os.environ.get("PACKER_LOG_PATH")

@@ -203,6 +203,21 @@ def prepare(loaded: LoadedTemplate, options: RunOptions | None = None) -> Prepar
             names[spec.name] = render_until_stable(spec.name, base)
         except TemplateError as exc:
             errors.append(TemplateError(exc.message, t.locate((*spec.path, "name"))))
+    first: dict[str, int] = {}
+    for spec in t.builders:
+        rendered = names.get(spec.name)
+        if rendered is None:
+            continue
+        if rendered in first:
+            errors.append(
+                TemplateError(
+                    f"builder name renders to '{rendered}', already the name of "
+                    f"builders[{first[rendered]}]",
+                    t.locate((*spec.path, "name")),
+                    "build names must be unique after interpolation",
+                )
+            )
+        first.setdefault(rendered, spec.index)
     errors.extend(_check_references(t, list(names)))
 
     builds: list[Build] = []

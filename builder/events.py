@@ -122,11 +122,12 @@ class Redactor:
             for line in s.splitlines()
             if len(line.strip()) >= 8 and not line.strip().startswith("-----")
         ]
-        with self._lock:
+        with self._lock:  # copy on write: readers in other threads see a whole list
+            new = list(self._secrets)
             for s in (*secrets, *lines):
-                if s and s not in self._secrets:
-                    self._secrets.append(s)
-            self._secrets.sort(key=len, reverse=True)
+                if s and s not in new:
+                    new.append(s)
+            self._secrets = sorted(new, key=len, reverse=True)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -177,6 +178,12 @@ class RedactionFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = redact_everywhere(record.getMessage())
         record.args = ()
+        if record.exc_info:  # a traceback's text can carry secrets too: format it here
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact_everywhere(text)
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = redact_everywhere(record.exc_text)
         return True
 
 

@@ -120,7 +120,10 @@ def run_steps(
     with ExitStack() as stack:
         started: list[Step] = []
         for step in [s for s in steps if s is not None]:
-            ctx.cancel.check()
+            if ctx.cancel.cancelled:  # between steps: cleanups see a cancelled, halted run
+                state.halted = state.cancelled = True
+                state.error = BuildCancelled()
+                raise state.error
             stack.callback(_cleanup_quietly, step, ctx, debug_pause)
             started.append(step)
             while True:
@@ -187,6 +190,8 @@ def run_build_steps(steps: Sequence[Step | None], ctx: Any, options: Any) -> Non
     -on-error policy, -debug pauses and ask prompts go through `ctx.ui`; with
     run-cleanup-provisioner the StepProvision cleanup still runs.
     """
+    from builder.commonsteps import StepProvision
+
     ui = ctx.ui
 
     def pause(message: str) -> None:
@@ -198,5 +203,5 @@ def run_build_steps(steps: Sequence[Step | None], ctx: Any, options: Any) -> Non
         on_error=options.on_error,
         debug_pause=pause if options.debug else None,
         ask=ui.ask,
-        keep_cleanup=lambda step: getattr(step, "name", "") == "StepProvision",
+        keep_cleanup=lambda step: isinstance(step, StepProvision),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from builder.artifact import Artifact
-from builder.commonsteps import StepConnectNone, StepProvision
+from builder.commonsteps import StepConnectNone
 from builder.components import Builder as BaseBuilder
 from builder.components import Hook
 from builder.docker.artifact import BUILDER_ID, BUILDER_ID_IMPORT, ExportArtifact, ImageArtifact
@@ -23,7 +23,7 @@ from builder.docker.steps import (
 )
 from builder.errors import BuildError, ConfigErrors
 from builder.events import Ui
-from builder.multistep import CancelToken, run_steps
+from builder.multistep import CancelToken, run_build_steps
 
 
 class Builder(BaseBuilder):
@@ -77,20 +77,15 @@ class Builder(BaseBuilder):
     def run(self, ui: Ui, hook: Hook, cancel: CancelToken) -> Artifact | None:
         driver = self.make_driver()
         ctx = DockerRun(ui, cancel, hook, self.config, driver, self.options)
-        opts = self.options
         try:
-            run_steps(
-                self.steps(),
-                ctx,
-                on_error=opts.on_error,
-                debug_pause=(lambda msg: None if ui.ask(msg) else None) if opts.debug else None,
-                ask=ui.ask,
-                keep_cleanup=lambda s: isinstance(s, StepProvision),
-            )
+            run_build_steps(self.steps(), ctx, self.options)
+            artifact = self.artifact(ctx)
         except BaseException:
-            driver.close()  # a committed image keeps the driver for destroy()
+            driver.close()
             raise
-        return self.artifact(ctx)
+        if not self.config.commit:
+            driver.close()  # only a committed image keeps the driver, for destroy()
+        return artifact
 
     def artifact(self, ctx: DockerRun) -> Artifact:
         generated = {**ctx.build_data()}

@@ -13,7 +13,7 @@ from builder.components import Builder as BaseBuilder
 from builder.components import Hook
 from builder.errors import ConfigErrors
 from builder.events import Ui
-from builder.multistep import CancelToken, RunState, run_steps
+from builder.multistep import CancelToken, RunState, run_build_steps
 from builder.null.config import NullConfig
 
 BUILDER_ID = "fnoeding.null"
@@ -51,15 +51,7 @@ class Builder(BaseBuilder):
 
     def run(self, ui: Ui, hook: Hook, cancel: CancelToken) -> Artifact | None:
         ctx = NullRun(ui, cancel, hook, self.config)
-        opts = self.options
-        run_steps(
-            [StepConnect(), StepProvision()],
-            ctx,
-            on_error=opts.on_error,
-            debug_pause=(lambda msg: None if ui.ask(msg) else None) if opts.debug else None,
-            ask=ui.ask,
-            keep_cleanup=lambda s: isinstance(s, StepProvision),
-        )
+        run_build_steps([StepConnect(), StepProvision()], ctx, self.options)
         return Artifact(
             BUILDER_ID,
             "Null",

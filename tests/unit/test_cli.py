@@ -351,3 +351,46 @@ def test_sensitive_values_never_reach_the_manifest(template, cli, tmp_path: Path
     text = (tmp_path / "m.json").read_text()
     assert "s3cr3t-token" not in text
     assert json.loads(text)["builds"][0]["custom_data"] == {"auth": "<sensitive>"}
+
+
+SECRET_IN_ERROR = {
+    "variables": {"secret": "hunter2secret"},
+    "sensitive-variables": ["secret"],
+    "builders": [NULL],
+    "provisioners": [{"type": "shell-local", "inline": ["true"], "only_on": ["{{user `secret`}}"]}],
+}
+
+
+def test_validate_masks_secrets_in_errors(template, cli) -> None:
+    template(SECRET_IN_ERROR)
+    r = cli("validate", "t.json")
+    assert r.returncode == 1
+    assert "only_on" in r.stdout and "<sensitive>" in r.stdout
+    assert "hunter2secret" not in r.stdout + r.stderr
+
+
+def test_template_wide_error_masks_secrets_in_output_and_debug_log(
+    template, cli, tmp_path: Path
+) -> None:
+    data = {**SECRET_IN_ERROR}
+    data["provisioners"] = [{**data["provisioners"][0], "except": ["nosuch"]}]
+    template(data)
+    log = tmp_path / "debug.log"
+    r = cli("build", "t.json", env={"PYBUILD_LOG": "1", "PYBUILD_LOG_PATH": str(log)})
+    assert r.returncode == 1
+    assert "'except' specified builder 'nosuch' not found" in r.stdout
+    assert "hunter2secret" not in r.stdout + r.stderr + log.read_text()
+
+
+def test_builders_rendering_to_the_same_name_are_an_error(template, cli) -> None:
+    template(
+        {
+            "variables": {"x": "a"},
+            "builders": [{**NULL, "name": "a"}, {**NULL, "name": "{{user `x`}}"}],
+        }
+    )
+    r = cli("validate", "t.json")
+    assert r.returncode == 1
+    assert (
+        "builders[1].name: builder name renders to 'a', already the name of builders[0]" in r.stdout
+    )

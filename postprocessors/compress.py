@@ -103,7 +103,8 @@ class CompressPostProcessor(PostProcessor):
             with ExitStack() as stack:
                 stack.enter_context(raw)
                 out = self._compressor(ui, stack, raw, algorithm, target)
-                self._pack(ui, out, archive, algorithm or "no compression", target, files)
+                checked = _CancellableWriter(out, self.options.cancel)
+                self._pack(ui, checked, archive, algorithm or "no compression", target, files)  # type: ignore[arg-type]
         except BaseException:
             _remove_quietly(target)
             raise
@@ -155,6 +156,20 @@ class CompressPostProcessor(PostProcessor):
         except OSError as exc:
             what = {"tar": "Error creating tar", "zip": "Error creating zip"}.get(archive)
             raise PostProcessorError(f"{what or 'Failed to compress ' + files[0]}: {exc}") from exc
+
+
+class _CancellableWriter:
+    """Passes writes through, stopping a long compression when the build is cancelled."""
+
+    def __init__(self, inner: IO[bytes], cancel: Any):
+        self._inner, self._cancel = inner, cancel
+
+    def write(self, data: bytes) -> int:
+        self._cancel.check()
+        return self._inner.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 def _write_tar(out: IO[bytes], files: list[str]) -> None:

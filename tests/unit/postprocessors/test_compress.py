@@ -191,3 +191,15 @@ def test_output_is_deferred() -> None:
     assert CompressPostProcessor.Config.model_validate({"output": ""}).output == (
         "packer_{{.BuildName}}_{{.BuilderType}}"
     )
+
+
+def test_cancel_stops_compression_and_removes_the_partial_archive(tmp_path: Path) -> None:
+    from builder.errors import BuildCancelled
+
+    opts = options()
+    opts.cancel.cancel()
+    cfg = CompressPostProcessor.Config.model_validate({"output": "out.tar.gz"})
+    pp = CompressPostProcessor(cfg, opts)
+    with pytest.raises(BuildCancelled):
+        pp.post_process(Ui(RecordingSink(), "b (compress)"), Artifact("x", "y", ["a.txt"]))
+    assert not (tmp_path / "out.tar.gz").exists()

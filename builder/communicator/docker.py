@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
 from builder.communicator.base import (
@@ -29,11 +30,34 @@ from builder.communicator.base import (
 from builder.errors import BuildCancelled, BuildError, CommunicatorTimeout, DriverError
 
 if TYPE_CHECKING:
-    from builder.docker.driver import ContainerState, ExecStream
     from builder.multistep import CancelToken
 
 CHUNK = 1 << 20
 POLL = 0.2
+
+
+@dataclass
+class ContainerState:
+    """What `inspect` says about a container."""
+
+    running: bool
+    exit_code: int = 0
+    oom_killed: bool = False
+    error: str = ""
+    user: str = ""
+    ip_address: str = ""
+
+
+class ExecStream(Protocol):
+    """One command running in a container: its output frames, exit code, and a way to stop it."""
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]: ...  # (1 = stdout | 2 = stderr, data)
+
+    def close(self) -> None: ...  # unblocks the iteration from another thread
+
+    def exit_code(self) -> int | None: ...  # None while still running
+
+    def kill(self) -> bool: ...  # best effort; True when the process was signalled
 
 
 class ContainerAPI(Protocol):

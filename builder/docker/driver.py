@@ -13,9 +13,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from builder.communicator.docker import ContainerState, ExecStream
 from builder.docker.runargs import ContainerSpec, RunArgsError, create_kwargs
 from builder.errors import BuildCancelled, DriverError
 
@@ -29,30 +29,6 @@ KILL_TIMEOUT = 60.0
 _API_VERSIONS: dict[str, str] = {}
 _API_VERSIONS_LOCK = threading.Lock()
 StatusHandler = Callable[[str], None]
-
-
-@dataclass
-class ContainerState:
-    """What `inspect` says about a container."""
-
-    running: bool
-    exit_code: int = 0
-    oom_killed: bool = False
-    error: str = ""
-    user: str = ""
-    ip_address: str = ""
-
-
-class ExecStream(Protocol):
-    """One command running in a container: its output frames, exit code, and a way to stop it."""
-
-    def __iter__(self) -> Iterator[tuple[int, bytes]]: ...  # (1 = stdout | 2 = stderr, data)
-
-    def close(self) -> None: ...  # unblocks the iteration from another thread
-
-    def exit_code(self) -> int | None: ...  # None while still running
-
-    def kill(self) -> bool: ...  # best effort; True when the process was signalled
 
 
 class DockerDriver(Protocol):

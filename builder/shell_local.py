@@ -122,6 +122,28 @@ def is_key_value(kv: str) -> bool:
     return bool(sep and key)
 
 
+def script_env(
+    options: PluginOptions,
+    build_data: Mapping[str, str],
+    environment_vars: Sequence[str],
+    render: Callable[[str, str], str],
+) -> dict[str, str]:
+    """A script's variables: build name and type, the HTTP address, then the user's
+    `environment_vars` (each rendered with `render(field, raw)` and checked)."""
+    env = {
+        "PACKER_BUILD_NAME": options.build_name,
+        "PACKER_BUILDER_TYPE": options.build_type,
+        **http_env(build_data),
+    }
+    for i, raw in enumerate(environment_vars):
+        kv = render(f"environment_vars[{i}]", raw)
+        if not is_key_value(kv):
+            raise BuildError(f"Environment variable not in format 'key=value': {kv}")
+        key, _, value = kv.partition("=")
+        env[key] = value
+    return env
+
+
 def host_os() -> str:
     """This host's OS under Go's GOOS name (linux, darwin, windows, ...)."""
     plat = sys.platform
@@ -204,18 +226,12 @@ class ShellLocalRun:
 
     def _vars(self) -> dict[str, str]:
         """Variables for `.Vars`: build name and type, HTTP address, then the user's."""
-        env = {
-            "PACKER_BUILD_NAME": self.options.build_name,
-            "PACKER_BUILDER_TYPE": self.options.build_type,
-            **http_env(self.build_data),
-        }
-        for i, raw in enumerate(self.config.environment_vars):
-            kv = self._render(f"environment_vars[{i}]", raw, self.build_data)
-            if not is_key_value(kv):
-                raise BuildError(f"Environment variable not in format 'key=value': {kv}")
-            key, _, value = kv.partition("=")
-            env[key] = value
-        return env
+        return script_env(
+            self.options,
+            self.build_data,
+            self.config.environment_vars,
+            lambda field, raw: self._render(field, raw, self.build_data),
+        )
 
     def _argv(self, script: str, flat: str) -> list[str]:
         data = {**self.build_data, "Vars": flat, "Script": script, "Command": script}

@@ -24,7 +24,7 @@ from builder.errors import (
     RemoteCommandFailed,
     TemplateError,
 )
-from builder.shell_local import flatten_vars, http_env, is_key_value, write_inline_script
+from builder.shell_local import flatten_vars, is_key_value, script_env, write_inline_script
 
 if TYPE_CHECKING:
     from builder.communicator.base import Communicator
@@ -237,18 +237,7 @@ class ShellRun:
 
     def _env(self) -> dict[str, str]:
         """PACKER_BUILD_NAME, PACKER_BUILDER_TYPE, the HTTP address, then the user's vars."""
-        env = {
-            "PACKER_BUILD_NAME": self.options.build_name,
-            "PACKER_BUILDER_TYPE": self.options.build_type,
-            **http_env(self.build_data),
-        }
-        for i, raw in enumerate(self.config.environment_vars):
-            kv = self._render(f"environment_vars[{i}]", raw)
-            if not is_key_value(kv):
-                raise BuildError(f"Environment variable not in format 'key=value': {kv}")
-            key, _, value = kv.partition("=")
-            env[key] = value
-        return env
+        return script_env(self.options, self.build_data, self.config.environment_vars, self._render)
 
     @contextmanager
     def _scripts(self) -> Iterator[list[str]]:

@@ -15,7 +15,7 @@ from builder.artifact import Artifact
 from builder.components import PostProcessor
 from builder.config import PluginConfig, StrList
 from builder.docker.artifact import BUILDER_ID, BUILDER_ID_IMPORT, ImageArtifact
-from builder.docker.config import check_change
+from builder.docker.config import DockerLoginConfig, check_change
 from builder.errors import ConfigErrors, DriverError, Location, PostProcessorError, TemplateError
 
 if TYPE_CHECKING:
@@ -166,20 +166,8 @@ class DockerImportPostProcessor(DockerPostProcessor):
 
 
 # ---------------------------------------------------------------------- docker-push
-class DockerPushConfig(PluginConfig):
-    """Options of docker-push."""
-
-    secret_fields: ClassVar[tuple[str, ...]] = ("login_password", "aws_secret_key", "aws_token")
-
-    login: bool = False
-    login_server: str = ""
-    login_username: str = ""
-    login_password: str = ""
-    ecr_login: bool = False
-    aws_access_key: str = ""
-    aws_secret_key: str = ""
-    aws_token: str = ""
-    aws_profile: str = ""
+class DockerPushConfig(DockerLoginConfig):
+    """Options of docker-push: the registry login."""
 
 
 class DockerPushPostProcessor(DockerPostProcessor):

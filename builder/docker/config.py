@@ -10,7 +10,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from builder.communicator.config import CommunicatorConfig
-from builder.config import StrList
+from builder.config import PluginConfig, StrList
 from builder.docker.runargs import RunArgsError, parse_run_command
 from builder.errors import Location, TemplateError
 
@@ -29,14 +29,28 @@ CHANGE_INSTRUCTIONS = (
 _PORT = re.compile(r"^\d{1,5}(-\d{1,5})?(/(tcp|udp|sctp))?$")
 
 
-class DockerConfig(CommunicatorConfig):
+class DockerLoginConfig(PluginConfig):
+    """Registry login options, shared by the builder and docker-push."""
+
+    secret_fields: ClassVar[tuple[str, ...]] = ("login_password", "aws_secret_key", "aws_token")
+
+    login: bool = False
+    login_server: str = ""
+    login_username: str = ""
+    login_password: str = ""
+    ecr_login: bool = False
+    aws_access_key: str = ""
+    aws_secret_key: str = ""
+    aws_token: str = ""
+    aws_profile: str = ""
+
+
+class DockerConfig(CommunicatorConfig, DockerLoginConfig):
     """Everything a `docker` builder block may say."""
 
     secret_fields: ClassVar[tuple[str, ...]] = (
         *CommunicatorConfig.secret_fields,
-        "login_password",
-        "aws_secret_key",
-        "aws_token",
+        *DockerLoginConfig.secret_fields,
     )
     deferred: ClassVar[frozenset[str]] = frozenset({"run_command"})
 
@@ -62,15 +76,6 @@ class DockerConfig(CommunicatorConfig):
     exec_user: str = ""
     pty: bool = False
     windows_container: bool = False
-    login: bool = False
-    login_server: str = ""
-    login_username: str = ""
-    login_password: str = ""
-    ecr_login: bool = False
-    aws_access_key: str = ""
-    aws_secret_key: str = ""
-    aws_token: str = ""
-    aws_profile: str = ""
 
     @property
     def run_args(self) -> list[str]:

@@ -220,6 +220,19 @@ def test_file_generated_during_the_build(sshd_host, tmp_path: Path) -> None:
     assert "Bad source 'made/os-release'" in proc.stdout and "generated" in proc.stdout
 
 
+def settled_logs(host, quiet: float = 0.5, limit: float = 10.0) -> str:
+    """The host's sshd log once it has stopped changing (docker delivers it a little late)."""
+    deadline = time.monotonic() + limit
+    last = host.logs()
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = host.logs()
+        if now == last and "Connection closed" in now:
+            return now
+        last = now
+    return last
+
+
 def test_missing_script_and_source_are_reported_before_any_connection(
     sshd_host, tmp_path: Path
 ) -> None:
@@ -232,7 +245,7 @@ def test_missing_script_and_source_are_reported_before_any_connection(
         ],
     )
     write_template(tmp_path, t)
-    probes = host.logs().count("Connection from")  # the fixture's readiness check
+    probes = settled_logs(host).count("Connection from")  # the fixture's readiness check
     proc = run_cli("validate", "t.json", cwd=tmp_path)
     assert proc.returncode == 1
     assert "provisioners[0].scripts[0]" in proc.stdout and "missing.sh" in proc.stdout

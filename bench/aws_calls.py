@@ -160,7 +160,7 @@ def run_build(url: str, builder: dict[str, Any], meter: Meter) -> tuple[float, A
     """One build through the engine, output discarded; returns (seconds, artifact)."""
     from builder.amazon.common import driver, waiter
     from builder.engine import RunOptions, load_template, prepare, run
-    from builder.events import RecordingSink
+    from builder.testing import RecordingSink
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "t.json"

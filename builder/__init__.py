@@ -63,8 +63,8 @@ _LAZY = {
     "ConfigErrors": "builder.errors",
     "PybuildError": "builder.errors",
     "TemplateError": "builder.errors",
-    "RecordingSink": "builder.events",
-    "Ui": "builder.events",
+    "RecordingSink": "builder.testing",
+    "Ui": "builder.ui",
     "CancelToken": "builder.multistep",
     "OnError": "builder.multistep",
     "Step": "builder.multistep",
@@ -94,9 +94,10 @@ if TYPE_CHECKING:
         prepare,
     )
     from builder.errors import BuildCancelled, BuildError, ConfigErrors, PybuildError, TemplateError
-    from builder.events import RecordingSink, Ui
     from builder.multistep import CancelToken, OnError, Step, run_steps
     from builder.plugins import registry
+    from builder.testing import RecordingSink
+    from builder.ui import Ui
 
 
 def __getattr__(name: str) -> Any:

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from builder.artifact import Artifact
 from builder.engine import BuildResult, LoadedTemplate, RunOptions, load_template, prepare, run
 from builder.errors import ConfigErrors
-from builder.events import RecordingSink, Sink
+from builder.events import Sink
 from builder.multistep import CancelToken, OnError
+from builder.testing import RecordingSink
 
 
 @dataclass

@@ -122,7 +122,7 @@ class Context:
     def say(self, text: str) -> None:
         text = self.redact(text)
         if self.machine:
-            from builder.events import MachineReadableRenderer
+            from builder.render.machine import MachineReadableRenderer
 
             MachineReadableRenderer(self.out).record("", "ui", "say", text)
         else:
@@ -130,14 +130,14 @@ class Context:
 
     def machine_record(self, type_: str, *data: Any) -> None:
         if self.machine:
-            from builder.events import MachineReadableRenderer
+            from builder.render.machine import MachineReadableRenderer
 
             MachineReadableRenderer(self.out).record("", type_, *data)
 
     def error(self, text: str) -> None:
         text = self.redact(text)
         if self.machine:
-            from builder.events import MachineReadableRenderer
+            from builder.render.machine import MachineReadableRenderer
 
             MachineReadableRenderer(self.out).record("", "ui", "error", text)
         else:
@@ -271,8 +271,9 @@ def cmd_inspect(values: dict[str, Any], args: list[str], ctx: Context) -> int:
 
 def cmd_build(values: dict[str, Any], args: list[str], ctx: Context) -> int:
     from builder.engine import RunOptions, interrupt_notice, prepare, run
-    from builder.events import HumanRenderer, MachineReadableRenderer, colour_wanted
     from builder.multistep import OnError
+    from builder.render.human import HumanRenderer, colour_wanted
+    from builder.render.machine import MachineReadableRenderer
 
     loaded = _load(values, args, ctx)
     options = RunOptions(
@@ -525,7 +526,7 @@ def _setup_logging() -> None:
         logging.FileHandler(path) if path else logging.StreamHandler(sys.stderr)
     )
     handler.setFormatter(logging.Formatter("%(asctime)s [%(levelname)s] %(name)s: %(message)s"))
-    from builder.events import RedactionFilter
+    from builder.redact import RedactionFilter
 
     handler.addFilter(RedactionFilter())
     log = logging.getLogger("pybuild")

@@ -13,8 +13,8 @@ from builder.multistep import CancelToken, OnError
 if TYPE_CHECKING:
     from builder.artifact import Artifact
     from builder.communicator.base import Communicator
-    from builder.events import Ui
     from builder.template.funcs import RenderContext
+    from builder.ui import Ui
 
 
 @dataclass

@@ -25,24 +25,16 @@ from builder.errors import (
     PybuildError,
     TemplateError,
 )
-from builder.events import (
-    BuildFinished,
-    BuildStarted,
-    LoggingSink,
-    Notice,
-    RedactingSink,
-    Redactor,
-    RunFinished,
-    Sink,
-    TeeSink,
-    Ui,
-)
+from builder.events import BuildFinished, BuildStarted, Notice, RunFinished, Sink
 from builder.multistep import CancelToken, OnError
 from builder.plugins import registry
+from builder.redact import Redactor
+from builder.sinks import LoggingSink, RedactingSink, TeeSink
 from builder.template.funcs import RenderContext, render, render_until_stable
 from builder.template.parse import Path, format_path
 from builder.template.template import PostProcessorSpec, ProvisionerSpec, Template, read_template
 from builder.template.variables import resolve_variables
+from builder.ui import Ui
 
 
 # --------------------------------------------------------------------------- loading

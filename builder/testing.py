@@ -1,4 +1,4 @@
-"""Fakes of our own boundaries for tests: FakeCommunicator (and RecordingSink, re-exported)."""
+"""Fakes of our own boundaries for tests: RecordingSink and FakeCommunicator."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import posixpath
 import re
 import stat
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -20,13 +21,46 @@ from builder.communicator.base import (
     Tail,
 )
 from builder.errors import BuildCancelled, BuildError, CommunicatorTimeout
-from builder.events import RecordingSink
+from builder.events import Event
 from builder.multistep import CancelToken
 
 __all__ = ["FakeCommunicator", "FakeFile", "Handler", "Ran", "RecordingSink", "Transfer"]
 
 Cancel = CancelToken | None
 Progress = ProgressHandler | None
+
+
+@dataclass
+class RecordingSink:
+    """Keeps every event; for tests and for library users who want to inspect output."""
+
+    events: list[Event] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
+    prompts: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def emit(self, event: Event) -> None:
+        with self._lock:
+            self.events.append(event)
+
+    def ask(self, prompt: str) -> str | None:
+        """Answer from `answers` in order (None when they run out); prompts are kept."""
+        with self._lock:
+            self.prompts.append(prompt)
+            return self.answers.pop(0) if self.answers else None
+
+    def texts(self, kind: type[Event] | None = None, target: str | None = None) -> list[str]:
+        """The text of every recorded event of `kind` (and `target`)."""
+        out = []
+        for e in self.events:
+            if kind is not None and not isinstance(e, kind):
+                continue
+            if target is not None and e.target != target:
+                continue
+            text = getattr(e, "text", None)
+            if text is not None:
+                out.append(text)
+        return out
 
 
 @dataclass

@@ -11,7 +11,7 @@ from builder.artifact import Artifact
 from builder.components import PostProcessor
 from builder.config import PluginConfig, StrList
 from builder.errors import PostProcessorError
-from builder.events import Ui
+from builder.ui import Ui
 from postprocessors.checksum import remove_all
 
 BUILDER_ID = "packer.post-processor.artifice"

@@ -14,7 +14,7 @@ from builder.artifact import Artifact
 from builder.components import PostProcessor
 from builder.config import PluginConfig, StrList
 from builder.errors import PostProcessorError, PybuildError
-from builder.events import Ui
+from builder.ui import Ui
 from postprocessors.manifest import generated_data
 
 BUILDER_ID = "packer.post-processor.checksum"

@@ -20,7 +20,7 @@ from builder.artifact import Artifact
 from builder.components import PostProcessor
 from builder.config import PluginConfig
 from builder.errors import PostProcessorError, PybuildError
-from builder.events import Ui
+from builder.ui import Ui
 from postprocessors.manifest import generated_data
 
 BUILDER_ID = "packer.post-processor.compress"

@@ -20,7 +20,7 @@ from builder.errors import ConfigErrors, DriverError, Location, PostProcessorErr
 
 if TYPE_CHECKING:
     from builder.docker.driver import DockerDriver
-    from builder.events import Ui
+    from builder.ui import Ui
 
 BUILDER_ID_TAG = "packer.post-processor.docker-tag"
 BUILDER_ID_SAVE = "packer.post-processor.docker-save"

@@ -16,7 +16,7 @@ from builder.artifact import Artifact
 from builder.components import PostProcessor
 from builder.config import PluginConfig
 from builder.errors import PostProcessorError, PybuildError
-from builder.events import Ui
+from builder.ui import Ui
 
 DEFAULT_OUTPUT = "packer-manifest.json"
 LOCK_TRIES = 3

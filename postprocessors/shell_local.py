@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from builder.components import PostProcessor
-from builder.shell_local import ShellLocalConfig, ShellLocalRun, validate
+from provisioners.shell_local import ShellLocalConfig, ShellLocalRun, validate
 
 if TYPE_CHECKING:
     from builder.artifact import Artifact
-    from builder.events import Ui
+    from builder.ui import Ui
 
 
 class ShellLocalPostProcessor(PostProcessor):

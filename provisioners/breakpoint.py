@@ -11,7 +11,7 @@ from builder.errors import BuildCancelled
 
 if TYPE_CHECKING:
     from builder.communicator.base import Communicator
-    from builder.events import Ui
+    from builder.ui import Ui
 
 POLL_SECONDS = 0.1
 

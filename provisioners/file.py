@@ -13,7 +13,7 @@ from builder.errors import BuildCancelled, BuildError, ConfigErrors, Location, T
 
 if TYPE_CHECKING:
     from builder.communicator.base import Communicator, ProgressHandler
-    from builder.events import Ui
+    from builder.ui import Ui
 
 DIRECTIONS = ("upload", "download")
 TRAILING_SLASH_HINT = (

@@ -24,12 +24,12 @@ from builder.errors import (
     RemoteCommandFailed,
     TemplateError,
 )
-from builder.shell_local import flatten_vars, is_key_value, script_env, write_inline_script
+from provisioners.shell_local import flatten_vars, is_key_value, script_env, write_inline_script
 
 if TYPE_CHECKING:
     from builder.communicator.base import Communicator
     from builder.components import PluginOptions
-    from builder.events import Ui
+    from builder.ui import Ui
 
 log = logging.getLogger(__name__)
 

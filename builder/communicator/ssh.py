@@ -29,8 +29,8 @@ from builder.errors import BuildCancelled, BuildError, CommunicatorTimeout
 if TYPE_CHECKING:
     from builder.communicator.sshdial import Connection, DialOptions
     from builder.communicator.sshtransfer import Transfers
-    from builder.events import Ui
     from builder.multistep import CancelToken
+    from builder.ui import Ui
 
 log = logging.getLogger("pybuild.ssh")
 

@@ -22,8 +22,8 @@ from builder.docker.steps import (
     StepTempDir,
 )
 from builder.errors import BuildError, ConfigErrors
-from builder.events import Ui
 from builder.multistep import CancelToken, run_build_steps
+from builder.ui import Ui
 
 
 class Builder(BaseBuilder):

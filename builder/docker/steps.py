@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from builder.components import Hook, PluginOptions
     from builder.docker.config import DockerConfig
     from builder.docker.driver import DockerDriver
-    from builder.events import Ui
+    from builder.ui import Ui
 
 NAME_PREFIX = "pybuild_"
 

@@ -12,9 +12,9 @@ from builder.communicator.steps import StepConnect
 from builder.components import Builder as BaseBuilder
 from builder.components import Hook
 from builder.errors import ConfigErrors
-from builder.events import Ui
 from builder.multistep import CancelToken, RunState, run_build_steps
 from builder.null.config import NullConfig
+from builder.ui import Ui
 
 BUILDER_ID = "fnoeding.null"
 

@@ -10,8 +10,9 @@ from typing import Any
 from builder.api import build
 from builder.components import Provisioner
 from builder.config import PluginConfig
-from builder.events import Message, RecordingSink
+from builder.events import Message
 from builder.plugins import registry
+from builder.testing import RecordingSink
 from tests.conftest import run_cli, write_template
 from tests.integration.conftest import SSHHost, free_port
 

@@ -21,8 +21,9 @@ from builder.communicator.ssh import SSHAuthenticationError, SSHCommunicator, SS
 from builder.communicator.sshdial import Hop, Proxy
 from builder.communicator.sshtransfer import STREAM_MIN
 from builder.errors import BuildCancelled, BuildError, CommunicatorTimeout
-from builder.events import RecordingSink, Ui
 from builder.multistep import CancelToken
+from builder.testing import RecordingSink
+from builder.ui import Ui
 from tests.integration.conftest import SSHHost, free_port
 from tests.integration.socks5 import Socks5Server
 

@@ -19,11 +19,13 @@ from builder.commonsteps import StepProvision
 from builder.communicator.steps import StepCleanupTempKeys, StepConnect, StepSSHKeyGen
 from builder.components import Builder, Hook
 from builder.errors import ConfigErrors
-from builder.events import Message, RecordingSink, Ui
+from builder.events import Message
 from builder.multistep import CancelToken, run_steps
 from builder.null.builder import NullRun
 from builder.null.config import NullConfig
 from builder.plugins import registry
+from builder.testing import RecordingSink
+from builder.ui import Ui
 from tests.conftest import run_cli, write_template
 from tests.integration.conftest import KeyPair, SSHHost
 

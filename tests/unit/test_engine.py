@@ -12,8 +12,9 @@ import pytest
 import builder
 from builder.engine import RunOptions, load_template, prepare, run
 from builder.errors import ConfigErrors
-from builder.events import ErrorMessage, RecordingSink, RunFinished, Say
+from builder.events import ErrorMessage, RunFinished, Say
 from builder.multistep import OnError
+from builder.testing import RecordingSink
 from tests.conftest import write_template
 from tests.fakes import plugins as fakes
 

@@ -6,8 +6,10 @@ import io
 
 import pytest
 
-from builder import events
-from builder.events import HumanRenderer, Progress
+from builder.events import Progress
+from builder.redact import Redactor
+from builder.render import human
+from builder.render.human import HumanRenderer
 
 
 class Tty(io.StringIO):
@@ -19,7 +21,7 @@ def test_progress_bar_only_for_long_transfers_on_a_terminal(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = [100.0]
-    monkeypatch.setattr(events.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(human.time, "monotonic", lambda: clock[0])
     out = Tty()
     r = HumanRenderer(out, color=False)
     r.emit(Progress("b", "big.iso", 0, 100))
@@ -45,7 +47,7 @@ def test_no_progress_bar_when_not_a_terminal() -> None:
 
 def test_multi_line_secret_is_masked_line_by_line() -> None:
     key = "-----BEGIN KEY-----\nQUJDREVGR0hJSktMTU5PUA==\nc2Vjb25kIGxpbmUgb2Yga2V5\n-----END KEY-----\n"
-    redact = events.Redactor([key])
+    redact = Redactor([key])
     assert redact("x c2Vjb25kIGxpbmUgb2Yga2V5 y") == "x <sensitive> y"
     assert redact(key) == "<sensitive>"
     assert redact("-----END KEY-----") == "-----END KEY-----"  # markers alone are not secret

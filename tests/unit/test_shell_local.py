@@ -15,18 +15,20 @@ import pytest
 from builder.artifact import Artifact
 from builder.components import PluginOptions
 from builder.errors import BuildCancelled, BuildError, ConfigErrors, RemoteCommandFailed
-from builder.events import Message, RecordingSink, Say, Ui
-from builder.shell_local import (
+from builder.events import Message, Say
+from builder.template.funcs import RenderContext
+from builder.testing import RecordingSink
+from builder.ui import Ui
+from postprocessors.shell_local import ShellLocalPostProcessor
+from provisioners.shell_local import (
     ShellLocalConfig,
+    ShellLocalProvisioner,
     clean_line,
     flatten_vars,
     go_sprintf,
     host_os,
     write_inline_script,
 )
-from builder.template.funcs import RenderContext
-from postprocessors.shell_local import ShellLocalPostProcessor
-from provisioners.shell_local import ShellLocalProvisioner
 
 RUN_UUID = "0a1b2c3d-0000-4000-8000-00000000abcd"
 BUILD_DATA = {"ID": "Null", "PackerRunUUID": RUN_UUID}

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from builder.amazon.common.ec2 import Ec2Driver, Image, Instance
     from builder.communicator.keygen import KeyPair
     from builder.components import Hook
-    from builder.events import Ui
     from builder.multistep import CancelToken
+    from builder.ui import Ui
 
 # The amazon keys of `{{build `X`}}` and the artifact's generated_data.
 GENERATED_KEYS = (

@@ -38,7 +38,7 @@ from builder.multistep import CancelToken, Step, run_build_steps
 
 if TYPE_CHECKING:
     from builder.amazon.common.ec2 import Ec2Driver
-    from builder.events import Ui
+    from builder.ui import Ui
 
 BUILDER_ID = "mitchellh.amazonebs"
 

@@ -25,8 +25,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from builder.engine import BuildResult, RunOptions, load_template, prepare, run
-from builder.events import Event, RecordingSink
+from builder.events import Event
 from builder.multistep import CancelToken
+from builder.testing import RecordingSink
 from tests.conftest import write_template
 from tests.integration.conftest import free_port, service_missing
 

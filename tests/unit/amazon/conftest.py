@@ -10,8 +10,8 @@ import pytest
 
 from builder.amazon.ebs.builder import Builder
 from builder.engine import BuildResult, RunOptions, load_template, prepare, run
-from builder.events import RecordingSink
 from builder.plugins import registry
+from builder.testing import RecordingSink
 from tests.conftest import write_template
 from tests.fakes import plugins as fake_plugins
 from tests.fakes.amazon import FakeCloud

@@ -10,8 +10,9 @@ import pytest
 
 from builder.amazon.common.ec2 import AwsError
 from builder.errors import BuildCancelled
-from builder.events import ErrorMessage, RecordingSink
+from builder.events import ErrorMessage
 from builder.multistep import CancelToken, OnError
+from builder.testing import RecordingSink
 from tests.fakes.amazon import FakeCloud
 from tests.unit.amazon.conftest import SOURCE, base_config, build
 

@@ -27,8 +27,9 @@ from builder.amazon.common.steps.instance import user_data_bytes
 from builder.amazon.common.waiter import OBSERVERS, Polling, WaitFailed, wait_until
 from builder.amazon.ebs.config import EbsConfig
 from builder.errors import BuildCancelled, BuildError
-from builder.events import RecordingSink, Ui
 from builder.multistep import CancelToken
+from builder.testing import RecordingSink
+from builder.ui import Ui
 from tests.fakes.amazon import FakeCloud
 from tests.unit.amazon.conftest import SOURCE, base_config
 

@@ -24,9 +24,9 @@ from builder.communicator.steps import (
     connection_data,
 )
 from builder.errors import BuildCancelled, BuildError
-from builder.events import RecordingSink, Ui
 from builder.multistep import CancelToken
-from builder.testing import FakeCommunicator
+from builder.testing import FakeCommunicator, RecordingSink
+from builder.ui import Ui
 
 
 @dataclass

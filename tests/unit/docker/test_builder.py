@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from builder.engine import RunOptions, load_template, prepare, run
-from builder.events import RecordingSink, Say
+from builder.events import Say
+from builder.testing import RecordingSink
 from tests.conftest import write_template
 from tests.fakes.docker import FakeDockerDriver
 

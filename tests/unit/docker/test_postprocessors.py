@@ -10,7 +10,9 @@ import pytest
 from builder.artifact import Artifact
 from builder.docker.artifact import BUILDER_ID_IMPORT, ExportArtifact, ImageArtifact
 from builder.errors import ConfigErrors, DriverError, PostProcessorError
-from builder.events import Message, RecordingSink, Say, Ui
+from builder.events import Message, Say
+from builder.testing import RecordingSink
+from builder.ui import Ui
 from postprocessors import docker as pp
 from tests.fakes.docker import FakeDockerDriver
 from tests.unit.docker.conftest import plugin_options

@@ -20,8 +20,10 @@ from builder.docker.steps import (
     StepTempDir,
 )
 from builder.errors import BuildError, DriverError
-from builder.events import ErrorMessage, Message, RecordingSink, Say, Ui
+from builder.events import ErrorMessage, Message, Say
 from builder.multistep import CancelToken
+from builder.testing import RecordingSink
+from builder.ui import Ui
 from tests.fakes.docker import FakeDockerDriver
 from tests.unit.docker.conftest import plugin_options
 

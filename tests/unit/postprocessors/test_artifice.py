@@ -10,8 +10,10 @@ from pydantic import ValidationError
 
 from builder.artifact import Artifact
 from builder.components import PluginOptions
-from builder.events import RecordingSink, Say, Ui
+from builder.events import Say
 from builder.template.funcs import RenderContext
+from builder.testing import RecordingSink
+from builder.ui import Ui
 from postprocessors.artifice import ArtificePostProcessor
 
 

@@ -14,8 +14,9 @@ from builder.artifact import Artifact
 from builder.components import PluginOptions
 from builder.config import config_errors
 from builder.errors import PostProcessorError
-from builder.events import RecordingSink, Ui
 from builder.template.funcs import RenderContext
+from builder.testing import RecordingSink
+from builder.ui import Ui
 from postprocessors.checksum import ChecksumPostProcessor
 
 A = b"hello\n"

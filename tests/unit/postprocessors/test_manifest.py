@@ -14,8 +14,9 @@ import postprocessors.manifest as manifest_mod
 from builder.artifact import Artifact
 from builder.components import PluginOptions
 from builder.errors import PostProcessorError
-from builder.events import RecordingSink, Ui
 from builder.template.funcs import RenderContext
+from builder.testing import RecordingSink
+from builder.ui import Ui
 from postprocessors.manifest import ManifestPostProcessor
 
 RUN_UUID = "3b32a68e-d938-dabb-2e54-1a10e37e2c17"

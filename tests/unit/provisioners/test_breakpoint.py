@@ -10,8 +10,10 @@ import pytest
 
 from builder.components import PluginOptions
 from builder.errors import BuildCancelled
-from builder.events import RecordingSink, Say, Ui
+from builder.events import Say
 from builder.template.funcs import RenderContext
+from builder.testing import RecordingSink
+from builder.ui import Ui
 from provisioners.breakpoint import BreakpointConfig, BreakpointProvisioner
 
 

@@ -11,9 +11,10 @@ import pytest
 
 from builder.components import PluginOptions
 from builder.errors import BuildCancelled, BuildError, ConfigErrors
-from builder.events import Progress, RecordingSink, Say, Ui
+from builder.events import Progress, Say
 from builder.template.funcs import RenderContext
-from builder.testing import FakeCommunicator
+from builder.testing import FakeCommunicator, RecordingSink
+from builder.ui import Ui
 from provisioners.file import FileConfig, FileProvisioner
 
 BUILD_DATA = {"ID": "c0ffee"}

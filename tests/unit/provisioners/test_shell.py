@@ -13,9 +13,10 @@ import pytest
 import provisioners.shell as shell
 from builder.components import PluginOptions
 from builder.errors import BuildCancelled, BuildError, ConfigErrors, RemoteCommandFailed
-from builder.events import Message, RecordingSink, Say, Ui
+from builder.events import Message, Say
 from builder.template.funcs import RenderContext
-from builder.testing import FakeCommunicator
+from builder.testing import FakeCommunicator, RecordingSink
+from builder.ui import Ui
 from provisioners.shell import ShellConfig, ShellProvisioner, unix_lines
 
 BUILD_DATA = {"ID": "c0ffee", "PackerRunUUID": "u-1"}

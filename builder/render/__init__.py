@@ -1,0 +1,1 @@
+"""Renderers that turn events into output: human (the terminal) and machine-readable."""

@@ -13,6 +13,8 @@ from builder.multistep import CancelToken, OnError
 if TYPE_CHECKING:
     from builder.artifact import Artifact
     from builder.communicator.base import Communicator
+    from builder.errors import TemplateError
+    from builder.ledger import BuildLedger
     from builder.template.funcs import RenderContext
     from builder.ui import Ui
 
@@ -30,6 +32,8 @@ class PluginOptions:
     force: bool = False
     on_error: OnError = OnError.CLEANUP
     redact: Callable[[str], str] = field(default=lambda text: text)
+    # The run's resource ledger for this build (memory-only unless the engine gives one).
+    resources: BuildLedger = field(default_factory=lambda: _memory_ledger())
 
     def render_text(
         self, text: str, *, data: Any = None, build_data: dict[str, str] | None = None
@@ -43,11 +47,25 @@ class PluginOptions:
         return render(text, ctx)
 
 
+def _memory_ledger() -> BuildLedger:
+    from builder.ledger import Ledger
+
+    return Ledger.memory().build("")
+
+
 class Hook(Protocol):
     """What a builder calls to run the provisioners over its communicator."""
 
     def provision(
         self, ui: Ui, communicator: Communicator | None, data: dict[str, str]
+    ) -> None: ...
+
+    def error_cleanup(
+        self,
+        ui: Ui,
+        communicator: Communicator | None,
+        data: dict[str, str],
+        original: BaseException,
     ) -> None: ...
 
 
@@ -61,7 +79,20 @@ class Plugin(ABC):
         self.options = options
 
     def prepare(self) -> list[str]:
-        """Cross-field checks beyond the model; raise ConfigErrors. Returns warnings."""
+        """Run the config's checks and the plugin's own, raise them all at once; warnings."""
+        from builder.errors import ConfigErrors
+
+        errors = [*self.config.check(), *self.check()]
+        if errors:
+            raise ConfigErrors(errors)
+        return self.warnings()
+
+    def check(self) -> list[TemplateError]:
+        """Checks that need more than the config (the plugin's own state); none by default."""
+        return []
+
+    def warnings(self) -> list[str]:
+        """Warnings shown by validate and build; none by default."""
         return []
 
 

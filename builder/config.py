@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Annotated, Any, ClassVar
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, ClassVar, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic.fields import FieldInfo
 
-from builder.errors import ConfigErrors, TemplateError
+from builder.errors import ConfigErrors, Location, TemplateError
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -73,11 +75,40 @@ StrList = Annotated[list[str], BeforeValidator(split_commas)]
 IntList = Annotated[list[int], BeforeValidator(split_commas)]
 
 
+class _SecretMark:
+    """Marks a config field whose value is a secret (see `Secret`)."""
+
+    def __repr__(self) -> str:
+        return "SECRET"
+
+
+SECRET = _SecretMark()
+# A password, secret key, token or private key: masked in every output, never recorded.
+Secret = Annotated[str, SECRET]
+
+F = TypeVar("F", bound=Callable[..., list[TemplateError]])
+
+
+def config_check(fn: F) -> F:
+    """Mark a config method as a cross-field check: `PluginConfig.check()` runs it."""
+    fn.__config_check__ = True  # type: ignore[attr-defined]
+    return fn
+
+
+def option_error(message: str, *keys: str | int, hint: str | None = None) -> TemplateError:
+    """An error at an option of a plugin's block, its path kept as keys (`("scripts", 1)`)."""
+    from builder.template.parse import format_path
+
+    return TemplateError(message, Location(path=format_path(keys), keys=keys), hint)
+
+
 class PluginConfig(BaseModel):
     """Base of every builder/provisioner/post-processor config: unknown keys are errors.
 
     `deferred` names fields that are NOT interpolated when the template is prepared,
     because their consumer renders them later with run-time data (`{{.Path}}`).
+    Fields typed `Secret` are masked everywhere; methods marked `@config_check` are the
+    cross-field checks, collected over the class hierarchy and run once by `check()`.
     """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, coerce_numbers_to_str=True)
@@ -85,6 +116,72 @@ class PluginConfig(BaseModel):
 
     def was_set(self, name: str) -> bool:
         return name in self.model_fields_set
+
+    def check(self) -> list[TemplateError]:
+        """Every `@config_check` of this class and its bases, base classes first."""
+        errors: list[TemplateError] = []
+        seen: set[str] = set()
+        for klass in reversed(type(self).__mro__):
+            for name, member in vars(klass).items():
+                if name in seen or not getattr(member, "__config_check__", False):
+                    continue
+                seen.add(name)
+                errors.extend(getattr(self, name)())
+        return errors
+
+    def secrets(self) -> list[str]:
+        """The values of every `Secret` field, nested blocks included (non-empty only)."""
+        return [v for v in _secret_values(self) if v]
+
+    @classmethod
+    def secret_paths(cls) -> list[tuple[str, ...]]:
+        """Where the `Secret` fields are: `("password",)`, `("assume_role", "token")`…."""
+        return list(_secret_paths(cls, ()))
+
+
+def is_secret_field(info: FieldInfo) -> bool:
+    """True when a field is declared `Secret` (also inside `Secret | None`, lists of it)."""
+    return SECRET in info.metadata or _mentions_secret(info.annotation)
+
+
+def _mentions_secret(annotation: Any) -> bool:
+    if get_origin(annotation) is Annotated:
+        return SECRET in annotation.__metadata__
+    return any(_mentions_secret(arg) for arg in get_args(annotation))
+
+
+def _secret_values(value: Any) -> Iterator[str]:
+    if isinstance(value, BaseModel):
+        for name, info in type(value).model_fields.items():
+            item = getattr(value, name, None)
+            if is_secret_field(info):
+                yield from _strings(item)
+            else:
+                yield from _secret_values(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _secret_values(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _secret_values(item)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
+
+
+def _secret_paths(model: type[BaseModel], prefix: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    for name, info in model.model_fields.items():
+        if is_secret_field(info):
+            yield (*prefix, name)
+            continue
+        inner = _inner_model(info.annotation)
+        if inner is not None and inner is not model:
+            yield from _secret_paths(inner, (*prefix, name))
 
 
 _TYPE_WORDS = {
@@ -159,8 +256,6 @@ def _model_at(model: type[BaseModel], path: tuple[Any, ...]) -> type[BaseModel] 
 
 
 def _inner_model(annotation: Any) -> Any:
-    from typing import get_args
-
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in get_args(annotation):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import pathlib
 import threading
 import time
 import uuid as uuidlib
@@ -16,7 +17,7 @@ from builder import PACKER_VERSION
 from builder.artifact import Artifact
 from builder.communicator.base import Communicator
 from builder.components import Builder, PluginOptions, PostProcessor, Provisioner
-from builder.config import config_errors, format_go_duration
+from builder.config import PluginConfig, config_errors, format_go_duration
 from builder.errors import (
     BuildCancelled,
     BuildError,
@@ -26,6 +27,7 @@ from builder.errors import (
     TemplateError,
 )
 from builder.events import BuildFinished, BuildStarted, Notice, RunFinished, Sink
+from builder.ledger import Ledger, dead_runs
 from builder.multistep import CancelToken, OnError
 from builder.plugins import registry
 from builder.redact import Redactor
@@ -76,6 +78,14 @@ class RunOptions:
     debug: bool = False
     cancel: CancelToken = field(default_factory=CancelToken)
     run_uuid: str = field(default_factory=lambda: str(uuidlib.uuid4()))
+    # Where the run's resource ledger goes (default: ledger.state_dir()); None with
+    # record_resources=False keeps it in memory only.
+    state_dir: str | None = None
+    record_resources: bool = True
+    ledger: Ledger = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ledger = Ledger.memory(self.run_uuid)
 
 
 # --------------------------------------------------------------------------- builds
@@ -296,6 +306,7 @@ def _prepare_build(
             force=options.force,
             on_error=options.on_error,
             redact=loaded.redactor,
+            resources=options.ledger.build(name),
         )
 
     builder = _make(loaded, "builder", spec.type, spec.config, spec.path, ctx, popts(), errors)
@@ -442,24 +453,16 @@ def _make(
 
 
 def _rebase(exc: TemplateError, path: Path, t: Template) -> TemplateError:
-    """A plugin's error names its option (`scripts[1]`); give it the template path and line."""
-    rel = exc.location.path
-    rel_path: tuple[Any, ...] = ()
-    if rel:
-        import re
-
-        for name, idx in re.findall(r"([^.\[\]]+)|\[(\d+)\]", rel):
-            rel_path += (int(idx),) if idx else (name,)
-    loc = t.locate((*path, *rel_path))
-    full = format_path((*path, *rel_path))
-    return TemplateError(exc.message, Location(loc.file, full, loc.line, loc.column), exc.hint)
+    """A plugin's error names its option (`("scripts", 1)`); give it the template path and line."""
+    loc = exc.location
+    rel: tuple[str | int, ...] = loc.keys or ((loc.path,) if loc.path else ())
+    at = t.locate((*path, *rel))
+    full = format_path((*path, *rel))
+    return TemplateError(exc.message, Location(at.file, full, at.line, at.column), exc.hint)
 
 
-def _register_secrets(cfg: Any, redactor: Redactor) -> None:
-    for name in getattr(type(cfg), "secret_fields", ()):
-        value = getattr(cfg, name, None)
-        if isinstance(value, str) and value:
-            redactor.add(value)
+def _register_secrets(cfg: PluginConfig, redactor: Redactor) -> None:
+    redactor.add(*cfg.secrets())
 
 
 # --------------------------------------------------------------------------- running
@@ -694,6 +697,34 @@ def run(prepared: Prepared, sink: Sink) -> dict[str, BuildResult]:
     options = prepared.options
     redactor = prepared.loaded.redactor
     sink = RedactingSink(TeeSink(sink, LoggingSink()), redactor)
+    ledger = options.ledger
+    if options.record_resources and not ledger.durable and prepared.builds:
+        directory = pathlib.Path(options.state_dir) if options.state_dir else None
+        _report_leftovers(sink, directory)
+        ledger.start(directory=directory, template=prepared.loaded.path)
+    try:
+        return _run_builds(prepared, sink, redactor)
+    finally:
+        ledger.close()
+
+
+def _report_leftovers(sink: Sink, directory: pathlib.Path | None) -> None:
+    """Say when runs that died (killed, crashed) left resources behind, and what to do."""
+    runs = list(dead_runs(directory))
+    if not runs:
+        return
+    count = sum(len(r.outstanding()) for r in runs)
+    sink.emit(
+        Notice(
+            "",
+            f"{count} resource(s) left behind by {len(runs)} earlier run(s) that did not "
+            "finish; `pybuild cleanup -dry-run` lists them and `pybuild cleanup` removes them",
+        )
+    )
+
+
+def _run_builds(prepared: Prepared, sink: Sink, redactor: Redactor) -> dict[str, BuildResult]:
+    options = prepared.options
     limit = 1 if options.debug else options.parallel_builds
     gate = threading.Semaphore(limit if limit and limit > 0 else len(prepared.builds) or 1)
     results: dict[str, BuildResult] = {}

@@ -33,6 +33,7 @@ class Location:
     path: str = ""
     line: int | None = None
     column: int | None = None
+    keys: tuple[str | int, ...] = ()  # the path as keys, relative to a plugin's block
 
     def suffix(self) -> str:
         """`(t.json:14)` style position, or '' when nothing is known."""

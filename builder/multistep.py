@@ -6,8 +6,9 @@ import enum
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from typing import Any, ClassVar, Protocol
+from typing import ClassVar, Protocol, TypeVar
 
+from builder import faults
 from builder.errors import BuildCancelled
 
 
@@ -65,65 +66,88 @@ class OnError(enum.Enum):
     RUN_CLEANUP_PROVISIONER = "run-cleanup-provisioner"
 
 
-class StepContext(Protocol):
-    """What the runner needs from a builder's typed run context."""
+class StepUi(Protocol):
+    """The part of the Ui the runner uses."""
 
-    ui: Any
-    cancel: CancelToken
-
-
-class Step(Protocol):
-    """One thing a builder does; cleanup undoes only what run created."""
-
-    name: ClassVar[str]
-
-    def run(self, ctx: Any) -> None: ...
-
-    def cleanup(self, ctx: Any) -> None: ...
+    def say(self, text: str) -> None: ...
+    def error(self, text: str) -> None: ...
+    def ask(self, prompt: str) -> str | None: ...
 
 
 class RunState:
-    """What the runner learned; cleanups read it (halted, error)."""
+    """What the runner learned; cleanups read it. `failed` is the one answer to "did it fail"."""
 
     def __init__(self) -> None:
-        self.halted = False
-        self.cancelled = False
         self.error: BaseException | None = None
+        self.cancelled = False
+
+    @property
+    def failed(self) -> bool:
+        """True once a step raised (or the run was cancelled) and no retry succeeded."""
+        return self.error is not None
+
+    def fail(self, exc: BaseException, cancelled: bool) -> None:
+        self.error, self.cancelled = exc, cancelled or isinstance(exc, BuildCancelled)
+
+    def recover(self) -> None:
+        self.error, self.cancelled = None, False
+
+
+class StepContext(Protocol):
+    """What the runner needs from a builder's typed run context."""
+
+    @property
+    def ui(self) -> StepUi: ...
+    @property
+    def cancel(self) -> CancelToken: ...
+    @property
+    def state(self) -> RunState: ...
+
+
+Ctx = TypeVar("Ctx", contravariant=True)
+C = TypeVar("C", bound=StepContext)
+
+
+class Step(Protocol[Ctx]):
+    """One thing a builder does; cleanup undoes only what run created.
+
+    `keep_on_abort`: with -on-error=run-cleanup-provisioner, this step's cleanup still
+    runs (the provisioning step, whose cleanup runs the error-cleanup provisioner).
+    """
+
+    name: ClassVar[str]
+
+    def run(self, ctx: Ctx) -> None: ...
+
+    def cleanup(self, ctx: Ctx) -> None: ...
 
 
 Asker = Callable[[str], str | None]
 
 
 def run_steps(
-    steps: Sequence[Step | None],
-    ctx: Any,
+    steps: Sequence[Step[C] | None],
+    ctx: C,
     *,
     on_error: OnError = OnError.CLEANUP,
     debug_pause: Callable[[str], None] | None = None,
     ask: Asker | None = None,
-    keep_cleanup: Callable[[Step], bool] | None = None,
 ) -> None:
     """Run steps in order; run every started step's cleanup in reverse order.
 
-    `ctx.state` (a RunState, if the context has one) tells cleanups whether the
-    run halted. With OnError.ABORT the cleanups are skipped after a failure
-    (resources stay for inspection); RUN_CLEANUP_PROVISIONER skips all but the
-    steps `keep_cleanup` accepts. ASK asks `ask` what to do: c, a or r.
+    `ctx.state` tells cleanups whether the run failed. With OnError.ABORT the cleanups
+    are skipped after a failure (resources stay for inspection); RUN_CLEANUP_PROVISIONER
+    skips all but the steps marked `keep_on_abort`. ASK asks `ask` what to do: c, a or r;
+    a retried step is cleaned up before it runs again.
     """
-    state: RunState = getattr(ctx, "state", None) or RunState()
-    if getattr(ctx, "state", None) is None:
-        try:
-            ctx.state = state
-        except AttributeError:
-            pass
-    ui = ctx.ui
+    state, ui = ctx.state, ctx.ui
     with ExitStack() as stack:
-        started: list[Step] = []
+        started: list[Step[C]] = []
         for step in [s for s in steps if s is not None]:
-            if ctx.cancel.cancelled:  # between steps: cleanups see a cancelled, halted run
-                state.halted = state.cancelled = True
-                state.error = BuildCancelled()
-                raise state.error
+            if ctx.cancel.cancelled:  # between steps: cleanups see a cancelled, failed run
+                state.fail(BuildCancelled(), True)
+                raise BuildCancelled()
+            faults.point(f"step:{step.name}")
             stack.callback(_cleanup_quietly, step, ctx, debug_pause)
             started.append(step)
             while True:
@@ -131,29 +155,26 @@ def run_steps(
                     step.run(ctx)
                     break
                 except BaseException as exc:
-                    state.halted = True
-                    state.cancelled = isinstance(exc, BuildCancelled) or ctx.cancel.cancelled
-                    state.error = exc
+                    state.fail(exc, ctx.cancel.cancelled)
                     policy = on_error
                     if policy is OnError.ASK and not state.cancelled:
                         answer = _ask(ask, step.name, exc)
                         if answer == "r":
-                            state.halted, state.error = False, None
+                            _cleanup_quietly(step, ctx, None)
+                            state.recover()
                             continue
                         policy = OnError.ABORT if answer == "a" else OnError.CLEANUP
                     if not state.cancelled and policy in (
                         OnError.ABORT,
                         OnError.RUN_CLEANUP_PROVISIONER,
                     ):
-                        kept = [
-                            s
-                            for s in started
-                            if keep_cleanup and policy is not OnError.ABORT and keep_cleanup(s)
-                        ]
                         stack.pop_all()
                         ui.error(f"Step {step.name!r} failed, aborting...")
                         for s in reversed(started):
-                            if s in kept:
+                            keep = policy is not OnError.ABORT and getattr(
+                                s, "keep_on_abort", False
+                            )
+                            if keep:
                                 _cleanup_quietly(s, ctx, None)
                             else:
                                 ui.say(f"aborted: skipping cleanup of step {s.name!r}")
@@ -174,7 +195,7 @@ def _ask(ask: Asker | None, name: str, exc: BaseException) -> str:
     return answer if answer in ("c", "a", "r") else "c"
 
 
-def _cleanup_quietly(step: Step, ctx: Any, debug_pause: Callable[[str], None] | None) -> None:
+def _cleanup_quietly(step: Step[C], ctx: C, debug_pause: Callable[[str], None] | None) -> None:
     """Run one cleanup; a failure is reported and the other cleanups still run."""
     if debug_pause is not None:
         debug_pause(f"Pausing before cleanup of step '{step.name}'. Press enter to continue.")
@@ -184,14 +205,17 @@ def _cleanup_quietly(step: Step, ctx: Any, debug_pause: Callable[[str], None] | 
         ctx.ui.error(f"Error cleaning up {step.name}: {exc}")
 
 
-def run_build_steps(steps: Sequence[Step | None], ctx: Any, options: Any) -> None:
-    """`run_steps` with the engine's settings from a plugin's PluginOptions.
+class EngineOptions(Protocol):
+    """The engine settings `run_build_steps` reads (a plugin's PluginOptions)."""
 
-    -on-error policy, -debug pauses and ask prompts go through `ctx.ui`; with
-    run-cleanup-provisioner the StepProvision cleanup still runs.
-    """
-    from builder.commonsteps import StepProvision
+    @property
+    def on_error(self) -> OnError: ...
+    @property
+    def debug(self) -> bool: ...
 
+
+def run_build_steps(steps: Sequence[Step[C] | None], ctx: C, options: EngineOptions) -> None:
+    """`run_steps` with the engine's settings: -on-error, -debug pauses, ask prompts."""
     ui = ctx.ui
 
     def pause(message: str) -> None:
@@ -203,5 +227,4 @@ def run_build_steps(steps: Sequence[Step | None], ctx: Any, options: Any) -> Non
         on_error=options.on_error,
         debug_pause=pause if options.debug else None,
         ask=ui.ask,
-        keep_cleanup=lambda step: isinstance(step, StepProvision),
     )

@@ -8,6 +8,8 @@ third-party package uses: `pybuild.builders`, `pybuild.provisioners`,
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -54,8 +56,22 @@ class Registry:
         return self._entries
 
     def register(self, kind: str, name: str, cls: type[Any]) -> None:
-        """Add a class directly (library users and tests); wins over entry points."""
+        """Add a class directly (library users); wins over entry points."""
         self._extra[(kind, name)] = cls
+
+    @contextmanager
+    def override(self, kind: str, name: str, cls: type[Any]) -> Iterator[None]:
+        """Use `cls` for `name` inside the block, then restore what was there (tests)."""
+        key = (kind, name)
+        previous = self._extra.get(key)
+        self._extra[key] = cls
+        try:
+            yield
+        finally:
+            if previous is None:
+                self._extra.pop(key, None)
+            else:
+                self._extra[key] = previous
 
     def names(self, kind: str) -> list[str]:
         extra = [n for (k, n) in self._extra if k == kind]

@@ -6,13 +6,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 ISOLATED_PREFIXES = ("AWS_", "OS_", "PYBUILD_", "PACKER_", "DOCKER_", "VSPHERE_", "GOVC_")
-ISOLATED_NAMES = ("SSH_AUTH_SOCK", "NO_COLOR", "CHECKPOINT_DISABLE")
+ISOLATED_NAMES = ("SSH_AUTH_SOCK", "NO_COLOR", "CHECKPOINT_DISABLE", "XDG_STATE_HOME")
 
 
 @pytest.fixture(autouse=True)
@@ -73,3 +74,18 @@ def cli(tmp_path: Path):
         return run_cli(*args, **kw)
 
     return call
+
+
+@pytest.fixture
+def plugins() -> Iterator[Callable[[str, str, type[Any]], None]]:
+    """`plugins("builder", "docker", FakeBuilder)`: a registry override undone after the test."""
+    from contextlib import ExitStack
+
+    from builder.plugins import registry
+
+    with ExitStack() as stack:
+
+        def override(kind: str, name: str, cls: type[Any]) -> None:
+            stack.enter_context(registry.override(kind, name, cls))
+
+        yield override

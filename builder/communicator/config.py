@@ -7,8 +7,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from builder.config import Duration, PluginConfig, StrList
-from builder.errors import Location, TemplateError
+from builder.config import Duration, PluginConfig, Secret, StrList, config_check, option_error
+from builder.errors import TemplateError
 
 _HOST_MISSING = "a Host must be specified, please reference your communicator documentation"
 _ONE_AUTH = (
@@ -26,11 +26,10 @@ class CommunicatorConfig(PluginConfig):
     (docker: `"docker"`). `check_communicator()` returns the cross-field errors.
     """
 
-    secret_fields: ClassVar[tuple[str, ...]] = (
-        "ssh_password",
-        "ssh_bastion_password",
-        "ssh_proxy_password",
-    )
+    # What the builder supplies, for the cross-field checks: an address (a cloud
+    # instance's IP), or a temporary key pair when no auth option is set.
+    host_required: ClassVar[bool] = True
+    generates_key: ClassVar[bool] = False
 
     communicator: Literal["ssh", "none", "docker"] = "ssh"
     pause_before_connecting: Duration = 0.0
@@ -38,7 +37,7 @@ class CommunicatorConfig(PluginConfig):
     ssh_host: str = ""
     ssh_port: int = 22
     ssh_username: str = ""
-    ssh_password: str = ""
+    ssh_password: Secret = ""
     ssh_private_key_file: str = ""
     ssh_certificate_file: str = ""
     ssh_keypair_name: str = ""
@@ -60,7 +59,7 @@ class CommunicatorConfig(PluginConfig):
     ssh_bastion_host: str = ""
     ssh_bastion_port: int = 22
     ssh_bastion_username: str = ""
-    ssh_bastion_password: str = ""
+    ssh_bastion_password: Secret = ""
     ssh_bastion_private_key_file: str = ""
     ssh_bastion_agent_auth: bool = False
     ssh_bastion_interactive: bool = False
@@ -69,7 +68,7 @@ class CommunicatorConfig(PluginConfig):
     ssh_proxy_host: str = ""
     ssh_proxy_port: int = 1080
     ssh_proxy_username: str = ""
-    ssh_proxy_password: str = ""
+    ssh_proxy_password: Secret = ""
 
     temporary_key_pair_name: str = ""
     temporary_key_pair_type: Literal["rsa", "ed25519", "ecdsa", "dsa"] = "rsa"
@@ -120,21 +119,20 @@ class CommunicatorConfig(PluginConfig):
         return found
 
     # ------------------------------------------------------------------ validation
-    def check_communicator(
-        self, *, host_required: bool = True, generates_key: bool = False
-    ) -> list[TemplateError]:
+    @config_check
+    def check_communicator(self) -> list[TemplateError]:
         """Packer's cross-field rules for the ssh options; empty when all is well.
 
-        `host_required`: False when the builder supplies the address (a cloud
-        instance's IP). `generates_key`: True when the builder makes a temporary key
-        pair if no auth option is set, so having none is fine.
+        `host_required` and `generates_key` (class settings of the builder's config)
+        say whether the builder supplies the address or a temporary key pair.
         """
         if self.communicator != "ssh":
             return []
+        host_required, generates_key = self.host_required, self.generates_key
         errs: list[TemplateError] = []
 
         def err(path: str, message: str, hint: str | None = None) -> None:
-            errs.append(TemplateError(message, Location(path=path), hint))
+            errs.append(option_error(message, *([path] if path else []), hint=hint))
 
         if host_required and not self.ssh_host:
             err("ssh_host", _HOST_MISSING)
@@ -186,9 +184,9 @@ class CommunicatorConfig(PluginConfig):
             return []
         if not (self.ssh_bastion_password or self.bastion_key_file):
             return [
-                TemplateError(
+                option_error(
                     "ssh_bastion_password or ssh_bastion_private_key_file must be specified",
-                    Location(path="ssh_bastion_host"),
+                    "ssh_bastion_host",
                 )
             ]
         errs: list[TemplateError] = []
@@ -216,16 +214,12 @@ def _check_key_file(path: str, option: str) -> list[TemplateError]:
     hint = None
     if "encrypted" in problem:
         hint = "use ssh_agent_auth with an agent holding the key, or a key without passphrase"
-    return [TemplateError(f"{option} is invalid: {problem}", Location(path=option), hint)]
+    return [option_error(f"{option} is invalid: {problem}", option, hint=hint)]
 
 
 def _check_cert_file(path: str, option: str) -> list[TemplateError]:
     if path and not os.path.isfile(expand_path(path)):
-        return [
-            TemplateError(
-                f"certificate file does not exist: {expand_path(path)}", Location(path=option)
-            )
-        ]
+        return [option_error(f"certificate file does not exist: {expand_path(path)}", option)]
     return []
 
 

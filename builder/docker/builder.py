@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from builder.artifact import Artifact
-from builder.commonsteps import StepConnectNone
+from builder.common.steps import StepConnectNone
 from builder.components import Builder as BaseBuilder
 from builder.components import Hook
 from builder.docker.artifact import BUILDER_ID, BUILDER_ID_IMPORT, ExportArtifact, ImageArtifact
@@ -68,7 +68,7 @@ class Builder(BaseBuilder):
             return StepConnectDocker()
         if kind == "none":
             return StepConnectNone()
-        from builder.communicator.steps import StepConnect
+        from builder.common.steps import StepConnect
 
         # Packer's default address is the container's own IP; set ssh_host (and publish
         # the port with run_command) to reach it through 127.0.0.1 instead.

@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from builder.commonsteps import StepProvision
+from builder.common.steps import StepProvision
 from builder.communicator.docker import DockerCommunicator
 from builder.docker.runargs import ContainerSpec, RunArgsError, parse_run_command, shell_join
 from builder.errors import BuildCancelled, BuildError, DriverError

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from builder.artifact import Artifact
-from builder.commonsteps import StepProvision
+from builder.common.steps import StepProvision
 from builder.communicator.keygen import KeyPair
-from builder.communicator.steps import StepConnect
+from builder.common.steps import StepConnect
 from builder.components import Builder as BaseBuilder
 from builder.components import Hook
 from builder.errors import ConfigErrors

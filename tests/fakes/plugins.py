@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from builder.artifact import Artifact
-from builder.commonsteps import StepConnectNone, StepProvision
+from builder.common.steps import StepConnectNone, StepProvision
 from builder.components import Builder, PostProcessor, Provisioner
 from builder.config import Duration, PluginConfig
 from builder.errors import BuildError

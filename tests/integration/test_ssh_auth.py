@@ -15,8 +15,8 @@ import pytest
 
 from builder.api import build
 from builder.artifact import Artifact
-from builder.commonsteps import StepProvision
-from builder.communicator.steps import StepCleanupTempKeys, StepConnect, StepSSHKeyGen
+from builder.common.steps import StepProvision
+from builder.common.steps import StepCleanupTempKeys, StepConnect, StepSSHKeyGen
 from builder.components import Builder, Hook
 from builder.errors import ConfigErrors
 from builder.events import Message

@@ -29,8 +29,8 @@ from builder.amazon.common.steps import (
 from builder.amazon.common.waiter import Polling
 from builder.amazon.ebs.config import EbsConfig
 from builder.artifact import Artifact
-from builder.commonsteps import StepProvision
-from builder.communicator.steps import StepCleanupTempKeys, StepConnect
+from builder.common.steps import StepProvision
+from builder.common.steps import StepCleanupTempKeys, StepConnect
 from builder.components import Builder as BaseBuilder
 from builder.components import Hook
 from builder.errors import ConfigErrors, Location, TemplateError

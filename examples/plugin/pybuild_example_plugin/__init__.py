@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from builder import Artifact, Builder, PluginConfig
-from builder.commonsteps import StepConnectNone, StepProvision
+from builder.common.steps import StepConnectNone, StepProvision
 from builder.multistep import RunState, run_build_steps
 
 

@@ -17,7 +17,7 @@ from builder.communicator.none import NoneCommunicator
 from builder.communicator.ssh import _limit, _Lines, _with_env
 from builder.communicator.sshsettings import SSHSettings
 from builder.communicator.sshstream import Progress, local_size
-from builder.communicator.steps import (
+from builder.common.steps import (
     StepCleanupTempKeys,
     StepConnect,
     StepSSHKeyGen,

@@ -1,9 +1,8 @@
 """Steps that make a temporary SSH key, connect the communicator and remove the key again.
 
-A builder's run context provides `ui`, `cancel`, `config` (a CommunicatorConfig) and the
-attributes these steps fill: `communicator`, `ssh_key` (KeyPair | None) and
-`connect_data` (the build data learned here: Host, Port, User, Password, ConnType,
-SSHPublicKey, SSHPrivateKey, SSHPrivateKeyFile, SSHAgentAuth).
+They run in any `BuildRun` whose config is a CommunicatorConfig and fill its
+`communicator`, `ssh_key` and `connect_data` (the build data learned here: Host, Port,
+User, Password, ConnType, SSHPublicKey, SSHPrivateKey, SSHPrivateKeyFile, SSHAgentAuth).
 """
 
 from __future__ import annotations
@@ -11,15 +10,33 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+from builder.common.run import BuildRun
+from builder.communicator.config import CommunicatorConfig
 from builder.communicator.none import NoneCommunicator
 from builder.errors import BuildError
 
 if TYPE_CHECKING:
-    from builder.communicator.config import CommunicatorConfig
     from builder.communicator.keygen import KeyPair
-    from builder.communicator.ssh import SSHCommunicator, SSHSettings
+    from builder.communicator.ssh import SSHCommunicator
+    from builder.communicator.sshsettings import SSHSettings
+
+
+Run = BuildRun[CommunicatorConfig]
+
+
+@dataclass
+class StepConnectNone:
+    """`communicator: none`: nothing to connect."""
+
+    name: ClassVar[str] = "StepConnect"
+
+    def run(self, ctx: Run) -> None:
+        ctx.communicator = NoneCommunicator()
+
+    def cleanup(self, ctx: Run) -> None:
+        ctx.communicator = None
 
 
 def temporary_key_name(cfg: CommunicatorConfig) -> str:
@@ -37,10 +54,10 @@ class StepSSHKeyGen:
     name: ClassVar[str] = "StepSSHKeyGen"
     debug_key_path: str = ""
 
-    def run(self, ctx: Any) -> None:
+    def run(self, ctx: Run) -> None:
         from builder.communicator.keygen import generate_key_pair, write_private_key
 
-        cfg: CommunicatorConfig = ctx.config
+        cfg = ctx.config
         if cfg.communicator != "ssh":
             return
         if cfg.ssh_private_key_file:
@@ -52,16 +69,15 @@ class StepSSHKeyGen:
         ctx.ui.say(f"Creating temporary {kind.upper()} SSH key for instance...")
         key = generate_key_pair(kind, cfg.temporary_key_pair_bits, temporary_key_name(cfg))
         ctx.ssh_key = key
-        data = _data(ctx)
+        data = ctx.connect_data
         data["SSHPublicKey"], data["SSHPrivateKey"] = key.public_line, key.private_pem
         if self.debug_key_path:
             ctx.ui.message(f"Saving key for debug purposes: {self.debug_key_path}")
             write_private_key(self.debug_key_path, key.private_pem)
 
-    def cleanup(self, ctx: Any) -> None:
+    def cleanup(self, ctx: Run) -> None:
         """The key lives in memory only; forget it."""
-        if getattr(ctx, "ssh_key", None) is not None:
-            ctx.ssh_key = None
+        ctx.ssh_key = None
 
 
 @dataclass
@@ -74,12 +90,12 @@ class StepConnect:
     """
 
     name: ClassVar[str] = "StepConnect"
-    host: Callable[[Any], str] | None = None
-    port: Callable[[Any], int] | None = None
+    host: Callable[[Run], str] | None = None
+    port: Callable[[Run], int] | None = None
     _comm: SSHCommunicator | None = None
 
-    def run(self, ctx: Any) -> None:
-        cfg: CommunicatorConfig = ctx.config
+    def run(self, ctx: Run) -> None:
+        cfg = ctx.config
         if cfg.communicator == "none":
             ctx.communicator = NoneCommunicator()
             return
@@ -87,12 +103,13 @@ class StepConnect:
             raise BuildError(
                 f"communicator {cfg.communicator!r} is not available with this builder"
             )
-        from builder.communicator.ssh import SSHCommunicator, SSHSettings
+        from builder.communicator.ssh import SSHCommunicator
+        from builder.communicator.sshsettings import SSHSettings
 
         host = cfg.ssh_host or (self.host(ctx) if self.host else "")
         if not host:
             raise BuildError("no address to connect to: set ssh_host")
-        key: KeyPair | None = getattr(ctx, "ssh_key", None)
+        key = ctx.ssh_key
         settings = SSHSettings.from_config(
             cfg,
             host=host,
@@ -103,15 +120,14 @@ class StepConnect:
         self._comm = SSHCommunicator(settings)
         self._comm.connect(ctx.ui, ctx.cancel)
         ctx.communicator = self._comm
-        _data(ctx).update(connection_data(settings, cfg, key))
+        ctx.connect_data.update(connection_data(settings, cfg, key))
 
-    def cleanup(self, ctx: Any) -> None:
+    def cleanup(self, ctx: Run) -> None:
         """Close the connection this step opened; safe to call twice."""
         if self._comm is not None:
             self._comm.close()
             self._comm = None
-        if getattr(ctx, "communicator", None) is not None:
-            ctx.communicator = None
+        ctx.communicator = None
 
 
 def connection_data(
@@ -137,10 +153,9 @@ class StepCleanupTempKeys:
 
     name: ClassVar[str] = "StepCleanupTempKeys"
 
-    def run(self, ctx: Any) -> None:
-        cfg: CommunicatorConfig = ctx.config
-        key: KeyPair | None = getattr(ctx, "ssh_key", None)
-        comm = getattr(ctx, "communicator", None)
+    def run(self, ctx: Run) -> None:
+        cfg = ctx.config
+        key, comm = ctx.ssh_key, ctx.communicator
         if not cfg.ssh_clear_authorized_keys or cfg.communicator != "ssh" or key is None:
             return
         if comm is None or not key.name:
@@ -165,13 +180,5 @@ class StepCleanupTempKeys:
                     f"exit status {result.exit_status}"
                 )
 
-    def cleanup(self, ctx: Any) -> None:
+    def cleanup(self, ctx: Run) -> None:
         """Nothing to undo."""
-
-
-def _data(ctx: Any) -> dict[str, str]:
-    data = getattr(ctx, "connect_data", None)
-    if data is None:
-        data = {}
-        ctx.connect_data = data
-    return data

@@ -1,0 +1,65 @@
+"""`PlatformBuilder`: the one builder lifecycle every platform shares.
+
+Open the driver (a context manager: closed on success, failure and cancel), record how
+cleanup reaches the platform, make the typed run context, run the steps, make the
+artifact. A platform declares its config class, `new_run()`, `steps()` and `artifact()`.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from builder.common.drivers import DriverFactory, public_settings
+from builder.common.run import BuildRun, RunArgs
+from builder.components import Builder
+from builder.multistep import Step, run_build_steps
+
+if TYPE_CHECKING:
+    from builder.artifact import Artifact
+    from builder.components import Hook
+    from builder.multistep import CancelToken
+    from builder.ui import Ui
+
+R = TypeVar("R", bound=BuildRun[Any])
+
+
+class PlatformBuilder(Builder, Generic[R]):
+    """A builder made of steps over a typed run context `R`."""
+
+    # The platform's driver factory; None for platforms without one (null, file).
+    drivers: ClassVar[DriverFactory[Any, Any] | None] = None
+
+    def driver_settings(self) -> Any:
+        """How to reach the platform (a dataclass; secret fields marked), or None."""
+        return None
+
+    def open_driver(self) -> AbstractContextManager[Any]:
+        if self.drivers is None:
+            return nullcontext(None)
+        return self.drivers.open(self.driver_settings())
+
+    @abstractmethod
+    def new_run(self, args: RunArgs, driver: Any) -> R:
+        """The platform's run context from the engine's handles and the open driver."""
+
+    @abstractmethod
+    def steps(self) -> Sequence[Step[R] | None]:
+        """The steps, in order; None entries are skipped."""
+
+    @abstractmethod
+    def artifact(self, ctx: R) -> Artifact | None:
+        """What the finished build produced."""
+
+    def run(self, ui: Ui, hook: Hook, cancel: CancelToken) -> Artifact | None:
+        resources = self.options.resources
+        if self.drivers is not None:
+            resources.platform(self.drivers.platform, public_settings(self.driver_settings()))
+        with self.open_driver() as driver:
+            args = RunArgs(ui=ui, cancel=cancel, hook=hook, options=self.options,
+                           resources=resources)  # fmt: skip
+            ctx = self.new_run(args, driver)
+            run_build_steps(self.steps(), ctx, self.options)
+            return self.artifact(ctx)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from builder.components import PostProcessor
-from provisioners.shell_local import ShellLocalConfig, ShellLocalRun, validate
+from provisioners.shell_local import ShellLocalConfig, ShellLocalRun
 
 if TYPE_CHECKING:
     from builder.artifact import Artifact
@@ -17,10 +17,6 @@ class ShellLocalPostProcessor(PostProcessor):
 
     Config = ShellLocalConfig
     config: ShellLocalConfig
-
-    def prepare(self) -> list[str]:
-        validate(self.config)
-        return []
 
     def post_process(self, ui: Ui, artifact: Artifact) -> tuple[Artifact | None, bool, bool]:
         data = artifact.state("generated_data") or {"ID": artifact.id}

@@ -8,8 +8,8 @@ import stat
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from builder.components import Provisioner
-from builder.config import PluginConfig, StrList
-from builder.errors import BuildCancelled, BuildError, ConfigErrors, Location, TemplateError
+from builder.config import PluginConfig, StrList, config_check, option_error
+from builder.errors import BuildCancelled, BuildError, TemplateError
 
 if TYPE_CHECKING:
     from builder.communicator.base import Communicator, ProgressHandler
@@ -32,34 +32,32 @@ class FileConfig(PluginConfig):
     direction: str = "upload"
     generated: bool = False
 
-    def all_sources(self) -> list[tuple[str, str]]:
-        """(option path, source) pairs; `source` comes after `sources`, as in Packer."""
-        pairs = [(f"sources[{i}]", s) for i, s in enumerate(self.sources)]
-        return pairs + [("source", self.source)] if self.source else pairs
+    def all_sources(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """(option keys, source) pairs; `source` comes after `sources`, as in Packer."""
+        pairs: list[tuple[tuple[str | int, ...], str]] = [
+            (("sources", i), s) for i, s in enumerate(self.sources)
+        ]
+        return [*pairs, (("source",), self.source)] if self.source else pairs
 
-
-def validate(config: FileConfig) -> None:
-    """Packer's prepare-time checks, all reported at once."""
-    errors: list[TemplateError] = []
-    if config.direction not in DIRECTIONS:
-        msg = "Direction must be one of: download, upload."
-        errors.append(TemplateError(msg, Location(path="direction")))
-    if config.direction == "upload" and not config.generated:
-        for where, src in config.all_sources():
-            try:
-                os.stat(src)
-            except OSError as exc:
-                reason = f"stat {src}: {(exc.strerror or str(exc)).lower()}"
-                hint = 'set "generated": true if the file is made during the build'
-                errors.append(
-                    TemplateError(f"Bad source '{src}': {reason}", Location(path=where), hint)
-                )
-    if not config.all_sources():
-        errors.append(TemplateError("Source must be specified."))
-    if not config.destination:
-        errors.append(TemplateError("Destination must be specified."))
-    if errors:
-        raise ConfigErrors(errors)
+    @config_check
+    def check_transfer(self) -> list[TemplateError]:
+        """Packer's prepare-time checks: direction, local sources exist, both ends given."""
+        errors: list[TemplateError] = []
+        if self.direction not in DIRECTIONS:
+            errors.append(option_error("Direction must be one of: download, upload.", "direction"))
+        if self.direction == "upload" and not self.generated:
+            for keys, src in self.all_sources():
+                try:
+                    os.stat(src)
+                except OSError as exc:
+                    reason = f"stat {src}: {(exc.strerror or str(exc)).lower()}"
+                    hint = 'set "generated": true if the file is made during the build'
+                    errors.append(option_error(f"Bad source '{src}': {reason}", *keys, hint=hint))
+        if not self.all_sources():
+            errors.append(option_error("Source must be specified."))
+        if not self.destination:
+            errors.append(option_error("Destination must be specified."))
+        return errors
 
 
 class FileProvisioner(Provisioner):
@@ -67,10 +65,6 @@ class FileProvisioner(Provisioner):
 
     Config = FileConfig
     config: FileConfig
-
-    def prepare(self) -> list[str]:
-        validate(self.config)
-        return []
 
     def provision(self, ui: Ui, communicator: Communicator | None, data: dict[str, str]) -> None:
         if communicator is None:

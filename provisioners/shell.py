@@ -14,13 +14,19 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from builder.communicator.base import Disconnected, Tail
 from builder.components import Provisioner
-from builder.config import Duration, IntList, PluginConfig, StrList, format_go_duration
+from builder.config import (
+    Duration,
+    IntList,
+    PluginConfig,
+    StrList,
+    config_check,
+    format_go_duration,
+    option_error,
+)
 from builder.errors import (
     BuildCancelled,
     BuildError,
     CommunicatorTimeout,
-    ConfigErrors,
-    Location,
     RemoteCommandFailed,
     TemplateError,
 )
@@ -105,32 +111,27 @@ class ShellConfig(PluginConfig):
         """start_retry_timeout; zero means Packer's default of 5m."""
         return self.start_retry_timeout or DEFAULT_START_RETRY_TIMEOUT
 
-
-def validate(config: ShellConfig) -> None:
-    """Packer's prepare-time checks, all reported at once."""
-    errors: list[TemplateError] = []
-    if config.script and config.scripts:
-        errors.append(
-            TemplateError(
-                "Only one of script or scripts can be specified.", Location(path="script")
-            )
-        )
-    if not config.script_paths() and not config.inline:
-        errors.append(TemplateError("Either a script file or inline script must be specified."))
-    elif config.script_paths() and config.inline:
-        msg = "Only a script file or an inline script can be specified, not both."
-        errors.append(TemplateError(msg, Location(path="inline")))
-    for i, path in enumerate(config.script_paths()):
-        problem = _local_file_problem(path)
-        if problem:
-            where = "script" if config.script else f"scripts[{i}]"
-            errors.append(TemplateError(f"Bad script '{path}': {problem}", Location(path=where)))
-    for i, kv in enumerate(config.environment_vars):
-        if not is_key_value(kv):
-            msg = f"Environment variable not in format 'key=value': {kv}"
-            errors.append(TemplateError(msg, Location(path=f"environment_vars[{i}]")))
-    if errors:
-        raise ConfigErrors(errors)
+    @config_check
+    def check_scripts(self) -> list[TemplateError]:
+        """Packer's prepare-time checks: one script family, readable scripts, key=value vars."""
+        errors: list[TemplateError] = []
+        if self.script and self.scripts:
+            errors.append(option_error("Only one of script or scripts can be specified.", "script"))
+        if not self.script_paths() and not self.inline:
+            errors.append(option_error("Either a script file or inline script must be specified."))
+        elif self.script_paths() and self.inline:
+            msg = "Only a script file or an inline script can be specified, not both."
+            errors.append(option_error(msg, "inline"))
+        for i, path in enumerate(self.script_paths()):
+            problem = _local_file_problem(path)
+            if problem:
+                keys: tuple[str | int, ...] = ("script",) if self.script else ("scripts", i)
+                errors.append(option_error(f"Bad script '{path}': {problem}", *keys))
+        for i, kv in enumerate(self.environment_vars):
+            if not is_key_value(kv):
+                msg = f"Environment variable not in format 'key=value': {kv}"
+                errors.append(option_error(msg, "environment_vars", i))
+        return errors
 
 
 def _local_file_problem(path: str) -> str | None:
@@ -171,10 +172,6 @@ class ShellProvisioner(Provisioner):
         super().__init__(config, options)
         # Packer picks the name once, so every script (and retry) reuses it
         self.default_remote_file = f"script_{random.randrange(9999)}.sh"
-
-    def prepare(self) -> list[str]:
-        validate(self.config)
-        return []
 
     def provision(self, ui: Ui, communicator: Communicator | None, data: dict[str, str]) -> None:
         if communicator is None:

@@ -20,15 +20,8 @@ from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from builder.components import Provisioner
-from builder.config import IntList, PluginConfig, StrList
-from builder.errors import (
-    BuildCancelled,
-    BuildError,
-    ConfigErrors,
-    Location,
-    RemoteCommandFailed,
-    TemplateError,
-)
+from builder.config import IntList, PluginConfig, StrList, config_check, option_error
+from builder.errors import BuildCancelled, BuildError, RemoteCommandFailed, TemplateError
 
 if TYPE_CHECKING:
     from builder.communicator.base import Communicator
@@ -88,39 +81,38 @@ class ShellLocalConfig(PluginConfig):
     def allowed_codes(self) -> list[int]:
         return list(self.valid_exit_codes) or [0]
 
+    @config_check
+    def check_commands(self) -> list[TemplateError]:
+        """Packer's checks: exactly one of command/inline/script/scripts, scripts exist,
+        known OS names, key=value variables."""
+        errors = self._family_errors()
+        for i, path in enumerate(self.script_paths()):
+            if not os.path.exists(path):
+                keys: tuple[str | int, ...] = ("script",) if self.script else ("scripts", i)
+                errors.append(option_error(f"file '{path}' does not exist", *keys))
+        for i, name in enumerate(self.only_on):
+            if name not in SUPPORTED_OS:
+                hint = "supported OS names: " + ", ".join(SUPPORTED_OS)
+                errors.append(option_error(f"invalid OS '{name}'", "only_on", i, hint=hint))
+        for i, kv in enumerate(self.environment_vars):
+            if not is_key_value(kv):
+                msg = f"Environment variable not in format 'key=value': {kv}"
+                errors.append(option_error(msg, "environment_vars", i))
+        return errors
 
-def validate(config: ShellLocalConfig) -> None:
-    """Packer's cross-field checks; every problem is raised at once as ConfigErrors."""
-    errors = _family_errors(config)
-    for i, path in enumerate(config.script_paths()):
-        if not os.path.exists(path):
-            where = "script" if config.script else f"scripts[{i}]"
-            errors.append(TemplateError(f"file '{path}' does not exist", Location(path=where)))
-    for i, name in enumerate(config.only_on):
-        if name not in SUPPORTED_OS:
-            hint = "supported OS names: " + ", ".join(SUPPORTED_OS)
-            errors.append(
-                TemplateError(f"invalid OS '{name}'", Location(path=f"only_on[{i}]"), hint)
+    def _family_errors(self) -> list[TemplateError]:
+        given = [n for n in ("command", "inline", "script", "scripts") if getattr(self, n)]
+        if not given:
+            return [
+                option_error("Command, Inline, Script and Scripts options cannot all be empty.")
+            ]
+        if len(given) > 1:
+            msg = (
+                "You may only specify one of the following options: Command, Inline, Script or "
+                "Scripts. Please consolidate these options in your config."
             )
-    for i, kv in enumerate(config.environment_vars):
-        if not is_key_value(kv):
-            msg = f"Environment variable not in format 'key=value': {kv}"
-            errors.append(TemplateError(msg, Location(path=f"environment_vars[{i}]")))
-    if errors:
-        raise ConfigErrors(errors)
-
-
-def _family_errors(config: ShellLocalConfig) -> list[TemplateError]:
-    given = [n for n in ("command", "inline", "script", "scripts") if getattr(config, n)]
-    if not given:
-        return [TemplateError("Command, Inline, Script and Scripts options cannot all be empty.")]
-    if len(given) > 1:
-        msg = (
-            "You may only specify one of the following options: Command, Inline, Script or "
-            "Scripts. Please consolidate these options in your config."
-        )
-        return [TemplateError(msg, hint="given: " + ", ".join(given))]
-    return []
+            return [option_error(msg, hint="given: " + ", ".join(given))]
+        return []
 
 
 def is_key_value(kv: str) -> bool:
@@ -422,10 +414,6 @@ class ShellLocalProvisioner(Provisioner):
 
     Config = ShellLocalConfig
     config: ShellLocalConfig
-
-    def prepare(self) -> list[str]:
-        validate(self.config)
-        return []
 
     def provision(self, ui: Ui, communicator: Communicator | None, data: dict[str, str]) -> None:
         ShellLocalRun(self.config, self.options, ui, data).run()

@@ -27,18 +27,21 @@ __all__ = [
     "BuildError",
     "BuildReport",
     "BuildResult",
+    "BuildRun",
     "Builder",
     "CancelToken",
     "ConfigErrors",
     "LoadedTemplate",
     "OnError",
     "PACKER_VERSION",
+    "PlatformBuilder",
     "PluginConfig",
     "PluginOptions",
     "PostProcessor",
     "Provisioner",
     "PybuildError",
     "RecordingSink",
+    "RunArgs",
     "RunOptions",
     "Step",
     "TemplateError",
@@ -54,6 +57,9 @@ __all__ = [
 _LAZY = {
     "Artifact": "builder.artifact",
     "Builder": "builder.components",
+    "BuildRun": "builder.common.run",
+    "RunArgs": "builder.common.run",
+    "PlatformBuilder": "builder.common.builder",
     "PostProcessor": "builder.components",
     "Provisioner": "builder.components",
     "PluginOptions": "builder.components",
@@ -83,6 +89,8 @@ _LAZY = {
 if TYPE_CHECKING:
     from builder.api import BuildReport, build
     from builder.artifact import Artifact
+    from builder.common.builder import PlatformBuilder
+    from builder.common.run import BuildRun, RunArgs
     from builder.components import Builder, PluginOptions, PostProcessor, Provisioner
     from builder.config import PluginConfig
     from builder.engine import (

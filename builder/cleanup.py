@@ -163,12 +163,16 @@ def cleanup(
     sweep: bool = False,
     state_dir: str | None = None,
     full_settings: FullSettings | None = None,
+    sweep_platforms: Sequence[str] = (),
     on_line: Callable[[CleanupLine], None] | None = None,
 ) -> CleanupReport:
     """Remove what dead runs left: every run, or the runs named; never a live run's.
 
     `full_settings(build, platform)` gives a build's settings with credentials (from the
     same template and variables); without it, recorded settings and the environment.
+    `sweep` also asks each platform for resources tagged with a run id: the platforms
+    the ledgers name and `sweep_platforms` (a template's), else every registered one
+    (then a platform that cannot be reached is skipped, not a failure).
     """
     directory = Path(state_dir) if state_dir else None
     report = CleanupReport()
@@ -218,7 +222,12 @@ def cleanup(
                 if not failed and not dry_run:
                     path.unlink(missing_ok=True)
         if sweep:
-            for line in _sweep(removers, settings_seen, live_ids, directory, dry_run):
+            for name in sweep_platforms:
+                settings_seen.setdefault(name, [])
+            explicit = bool(settings_seen)
+            if not explicit:
+                settings_seen = {name: [] for name in platforms() if name != LOCAL}
+            for line in _sweep(removers, settings_seen, live_ids, directory, dry_run, explicit):
                 emit(line)
     return report
 
@@ -243,21 +252,22 @@ def _sweep(
     live_ids: set[str],
     directory: Path | None,
     dry_run: bool,
+    explicit: bool,
 ) -> Iterator[CleanupLine]:
-    """Tagged resources of runs that are not alive, on every platform seen (or default)."""
+    """Tagged resources of runs that are not alive, on each platform with each settings."""
     live = live_ids | {p.name.removesuffix(".jsonl") for p in run_files(directory) if is_live(p)}
     done: set[tuple[str, str]] = set()
-    for platform in platforms():
+    for platform, choices in sorted(settings_seen.items()):
         if platform == LOCAL:
             continue
-        choices = settings_seen.get(platform) or [{}]
-        unique = {repr(sorted(s.items())): s for s in choices}
+        unique = {repr(sorted(s.items())): s for s in (choices or [{}])}
         for recorded in unique.values():
             try:
                 remover = removers.get("", platform, recorded)
                 found = list(remover.sweep())
             except Exception as exc:  # noqa: BLE001 - a platform out of reach is reported
-                yield CleanupLine("", "", f"{platform}.*", "", "failed", f"sweep: {exc}")
+                outcome = "failed" if explicit else "skipped"
+                yield CleanupLine("", "", f"{platform}.*", "", outcome, f"sweep: {exc}")
                 continue
             for res in found:
                 key = (res.ref, res.id)

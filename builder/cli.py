@@ -197,6 +197,7 @@ def cmd_validate(values: dict[str, Any], args: list[str], ctx: Context) -> int:
     except PybuildError as exc:
         ctx.error("Template validation failed. Errors are shown below.\n\n" + str(exc))
         return EXIT_ERROR
+    _print_warnings(prepared, ctx)
     if prepared.errors:
         parts = ["Template validation failed. Errors are shown below.\n"]
         for name, errs in sorted(prepared.errors.items()):
@@ -206,6 +207,82 @@ def cmd_validate(values: dict[str, Any], args: list[str], ctx: Context) -> int:
     if not ctx.machine:
         ctx.say("The configuration is valid.")
     return EXIT_OK
+
+
+def _print_warnings(prepared: Any, ctx: Context) -> None:
+    """Packer's `Warning when preparing build` block, per build with warnings."""
+    for build in prepared.builds:
+        if build.warnings:
+            text = "\n".join(build.warnings)
+            ctx.say(f'Warning: Warning when preparing build: "{build.name}"\n\n{text}\n')
+
+
+def cmd_cleanup(values: dict[str, Any], args: list[str], ctx: Context) -> int:
+    from builder.cleanup import CleanupLine, cleanup
+
+    full_settings, template_platforms = None, list[str]()
+    if values["template"]:
+        full_settings, template_platforms = _template_settings(values, ctx)
+    counts: dict[str, int] = {}
+
+    def show(line: CleanupLine) -> None:
+        counts[line.outcome] = counts.get(line.outcome, 0) + 1
+        if ctx.machine:
+            ctx.machine_record(
+                "cleanup", line.outcome, line.ref, line.what, line.run_id, line.build, line.reason
+            )
+            return
+        where = f"run {line.run_id}" + (f", build {line.build}" if line.build else "")
+        what = f"{line.ref} {line.what}".strip()
+        text = f"==> {where}: {line.outcome} {what}".rstrip()
+        if line.reason:
+            text += f": {line.reason}"
+        (ctx.error if line.outcome == "failed" else ctx.say)(text)
+
+    report = cleanup(
+        args,
+        dry_run=values["dry-run"],
+        sweep=values["sweep"],
+        state_dir=values["state-dir"] or None,
+        full_settings=full_settings,
+        sweep_platforms=template_platforms,
+        on_line=show,
+    )
+    if not ctx.machine:
+        if not report.lines:
+            ctx.say("Nothing to clean up: no run that ended without cleaning up left anything.")
+        else:
+            order = ("removed", "gone", "would remove", "in use", "skipped", "failed")
+            parts = [f"{counts[k]} {k}" for k in order if counts.get(k)]
+            ctx.say("Cleanup finished: " + ", ".join(parts) + ".")
+    return EXIT_OK if report.ok else EXIT_ERROR
+
+
+def _template_settings(
+    values: dict[str, Any], ctx: Context
+) -> tuple[Callable[[str, str], Any], list[str]]:
+    """(build, platform) -> the build's driver settings, credentials included; platforms."""
+    from builder.common.builder import PlatformBuilder
+    from builder.engine import RunOptions, prepare
+
+    loaded = _load(values, [values["template"]], ctx)
+    prepared = prepare(loaded, RunOptions(record_resources=False))
+    by_name: dict[str, Any] = {}
+    by_platform: dict[str, Any] = {}
+    for build in prepared.builds:
+        b = build.builder
+        if isinstance(b, PlatformBuilder) and b.drivers is not None:
+            settings = b.driver_settings()
+            by_name[build.name] = (b.drivers.platform, settings)
+            by_platform.setdefault(b.drivers.platform, settings)
+
+    def lookup(build: str, platform: str) -> Any:
+        found = by_name.get(build)
+        if found is not None and found[0] == platform:
+            return found[1]
+        return by_platform.get(platform)
+
+    return lookup, sorted(by_platform)
 
 
 def cmd_inspect(values: dict[str, Any], args: list[str], ctx: Context) -> int:
@@ -286,6 +363,7 @@ def cmd_build(values: dict[str, Any], args: list[str], ctx: Context) -> int:
     )
     prepared = prepare(loaded, options)
     redact = loaded.redactor
+    _print_warnings(prepared, ctx)
     for name, errs in sorted(prepared.errors.items()):
         ctx.error(redact(f'Error: Failed to prepare build: "{name}"\n\n{errs}\n'))
     names = [b.name for b in prepared.builds]
@@ -410,6 +488,20 @@ COMMANDS: dict[str, Command] = {
             *COMMON_VARS,
         ],
         cmd_validate,
+    ),
+    "cleanup": Command(
+        "cleanup",
+        "Remove what killed or crashed builds left behind",
+        "Usage: pybuild cleanup [options] [RUN_ID...]",
+        [
+            Flag("dry-run", "bool", "list what would be removed, remove nothing", False),
+            Flag("sweep", "bool", "also find resources by their run-id tag or name", False),
+            Flag("machine-readable", "bool", "machine-readable output", False),
+            Flag("state-dir", "str", "where run ledgers are (default $PYBUILD_STATE_DIR)", ""),
+            Flag("template", "str", "the builds' template, for credentials it sets", ""),
+            *COMMON_VARS,
+        ],
+        cmd_cleanup,
     ),
     "inspect": Command(
         "inspect",

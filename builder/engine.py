@@ -116,6 +116,7 @@ class Build:
     chains: list[list[PostProcessorRun]]
     error_cleanup: ProvisionerRun | None
     options: PluginOptions
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -309,7 +310,10 @@ def _prepare_build(
             resources=options.ledger.build(name),
         )
 
-    builder = _make(loaded, "builder", spec.type, spec.config, spec.path, ctx, popts(), errors)
+    warnings: list[str] = []
+    builder = _make(
+        loaded, "builder", spec.type, spec.config, spec.path, ctx, popts(), errors, warnings
+    )
     provs: list[ProvisionerRun] = []
     for p in t.provisioners:
         if not _selected(p.only, p.except_, spec.name):
@@ -330,7 +334,15 @@ def _prepare_build(
             if not _selected(pp.only, pp.except_, spec.name):
                 continue
             plugin = _make(
-                loaded, "post-processor", pp.type, pp.config, pp.path, ctx, popts(), errors
+                loaded,
+                "post-processor",
+                pp.type,
+                pp.config,
+                pp.path,
+                ctx,
+                popts(),
+                errors,
+                warnings,
             )
             if plugin is not None:
                 runs.append(PostProcessorRun(pp, plugin))
@@ -339,7 +351,7 @@ def _prepare_build(
     if errors:
         raise ConfigErrors(errors)
     assert builder is not None
-    return Build(name, spec.name, spec.type, builder, provs, chains, cleanup, popts())
+    return Build(name, spec.name, spec.type, builder, provs, chains, cleanup, popts(), warnings)
 
 
 def _make_provisioner(
@@ -409,6 +421,7 @@ def _make(
     ctx: RenderContext,
     popts: PluginOptions,
     errors: list[TemplateError],
+    warnings: list[str] | None = None,
 ) -> Any:
     """Load a plugin class, render and validate its config, run its prepare()."""
     t = loaded.template
@@ -442,13 +455,15 @@ def _make(
     _register_secrets(cfg, loaded.redactor)
     plugin = cls(cfg, popts)
     try:
-        plugin.prepare()
+        found = plugin.prepare()
     except ConfigErrors as exc:
         errors.extend(_rebase(e, path, t) for e in exc.errors)
         return None
     except TemplateError as exc:
         errors.append(_rebase(exc, path, t))
         return None
+    if warnings is not None and found:
+        warnings.extend(found)
     return plugin
 
 

@@ -2,56 +2,42 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from builder.artifact import Artifact
-from builder.common.steps import StepProvision
-from builder.communicator.keygen import KeyPair
-from builder.common.steps import StepConnect
-from builder.components import Builder as BaseBuilder
-from builder.components import Hook
-from builder.errors import ConfigErrors
-from builder.multistep import CancelToken, RunState, run_build_steps
+from builder.common.builder import PlatformBuilder
+from builder.common.run import BuildRun, RunArgs
+from builder.common.steps import StepConnect, StepProvision
+from builder.multistep import Step
 from builder.null.config import NullConfig
-from builder.ui import Ui
 
 BUILDER_ID = "fnoeding.null"
 
 
-@dataclass
-class NullRun:
-    """The typed run context of a null build."""
+@dataclass(kw_only=True)
+class NullRun(BuildRun[NullConfig]):
+    """A null build has no machine of its own: its ID is `Null`."""
 
-    ui: Ui
-    cancel: CancelToken
-    hook: Hook
-    config: NullConfig
-    communicator: Any = None
-    ssh_key: KeyPair | None = None
-    connect_data: dict[str, str] = field(default_factory=dict)
-    state: RunState = field(default_factory=RunState)
-
-    def build_data(self) -> dict[str, str]:
-        return {"ID": "Null", **self.connect_data}
+    def machine_id(self) -> str:
+        return "Null"
 
 
-class Builder(BaseBuilder):
+class Builder(PlatformBuilder[NullRun]):
     """Runs the provisioners against an existing host; the artifact is empty."""
 
     Config = NullConfig
     builder_id = BUILDER_ID
     config: NullConfig
 
-    def prepare(self) -> list[str]:
-        errors = self.config.check_communicator(host_required=True)
-        if errors:
-            raise ConfigErrors(errors)
-        return []
+    def new_run(self, args: RunArgs, driver: Any) -> NullRun:
+        return NullRun(**args, config=self.config)
 
-    def run(self, ui: Ui, hook: Hook, cancel: CancelToken) -> Artifact | None:
-        ctx = NullRun(ui, cancel, hook, self.config)
-        run_build_steps([StepConnect(), StepProvision()], ctx, self.options)
+    def steps(self) -> Sequence[Step[NullRun] | None]:
+        return [StepConnect(), StepProvision()]
+
+    def artifact(self, ctx: NullRun) -> Artifact | None:
         return Artifact(
             BUILDER_ID,
             "Null",

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from builder.artifact import Artifact
+from builder.common.builder import PlatformBuilder
+from builder.common.run import BuildRun, RunArgs
 from builder.common.steps import StepConnectNone, StepProvision
-from builder.components import Builder, PostProcessor, Provisioner
-from builder.config import Duration, PluginConfig
+from builder.components import PostProcessor, Provisioner
+from builder.config import Duration, PluginConfig, Secret
 from builder.errors import BuildError
-from builder.multistep import RunState, run_build_steps
+from builder.multistep import Step
 
 JOURNAL: list[str] = []
 _lock = threading.Lock()
@@ -25,17 +28,24 @@ def note(text: str) -> None:
 class FakeBuilderConfig(PluginConfig):
     fail_step: str = ""
     artifact_id: str = "fake-id"
-    password: str = ""
+    password: Secret = ""
     sleep: Duration = 0.0
-    secret_fields: ClassVar[tuple[str, ...]] = ("password",)
+
+
+@dataclass(kw_only=True)
+class FakeRun(BuildRun[FakeBuilderConfig]):
+    build: str
+
+    def build_data(self) -> dict[str, str]:
+        return {"ID": self.config.artifact_id, "Password": self.config.password}
 
 
 @dataclass
 class FakeStep:
-    name: str
+    name: str  # an instance attribute: the runner's messages name each fake step
     fail: bool = False
 
-    def run(self, ctx: Any) -> None:
+    def run(self, ctx: FakeRun) -> None:
         note(f"{ctx.build}:run:{self.name}")
         if ctx.config.sleep and self.name == "wait":
             if ctx.cancel.wait(ctx.config.sleep):
@@ -45,41 +55,32 @@ class FakeStep:
         if self.fail:
             raise BuildError(f"step {self.name} failed on purpose")
 
-    def cleanup(self, ctx: Any) -> None:
+    def cleanup(self, ctx: FakeRun) -> None:
         note(f"{ctx.build}:cleanup:{self.name}")
 
 
-@dataclass
-class FakeRun:
-    ui: Any
-    cancel: Any
-    hook: Any
-    config: FakeBuilderConfig
-    build: str
-    communicator: Any = None
-    state: RunState = field(default_factory=RunState)
-
-    def build_data(self) -> dict[str, str]:
-        return {"ID": self.config.artifact_id, "Password": self.config.password}
-
-
-class FakeBuilder(Builder):
+class FakeBuilder(PlatformBuilder[FakeRun]):
     """Steps create, wait, provision, finish; `fail_step` makes one fail."""
 
     Config = FakeBuilderConfig
     builder_id = "test.fake"
+    config: FakeBuilderConfig
 
-    def run(self, ui: Any, hook: Any, cancel: Any) -> Artifact | None:
+    def new_run(self, args: RunArgs, driver: Any) -> FakeRun:
+        return FakeRun(**args, config=self.config, build=self.options.build_name)
+
+    def steps(self) -> Sequence[Step[FakeRun] | None]:
         cfg = self.config
-        ctx = FakeRun(ui, cancel, hook, cfg, self.options.build_name)
-        steps = [
+        return [
             FakeStep("create", cfg.fail_step == "create"),
             FakeStep("wait", cfg.fail_step == "wait"),
             StepConnectNone(),
             StepProvision(),
             FakeStep("finish", cfg.fail_step == "finish"),
         ]
-        run_build_steps(steps, ctx, self.options)
+
+    def artifact(self, ctx: FakeRun) -> Artifact | None:
+        cfg = self.config
         destroyed = lambda: note(f"{self.options.build_name}:destroy:{cfg.artifact_id}")  # noqa: E731
         return Artifact(
             self.builder_id,

@@ -355,7 +355,12 @@ def test_on_error_ask_retry_then_abort(tmp_path: Path) -> None:
     report = builder.build(str(path), sink=sink, on_error="ask")
     assert report.results["fake"].error is not None
     assert fakes.JOURNAL.count("fake:run:wait") == 2  # retried once
-    assert not [j for j in fakes.JOURNAL if ":cleanup:" in j]  # then aborted: nothing removed
+    # the failed step is cleaned up before it runs again; after the abort nothing else is
+    assert [j for j in fakes.JOURNAL if ":wait" in j or ":cleanup:" in j] == [
+        "fake:run:wait",
+        "fake:cleanup:wait",
+        "fake:run:wait",
+    ]
     assert "[c] Clean up and exit, [a] abort without cleanup, or [r] retry step" in sink.prompts[0]
 
 

@@ -47,25 +47,44 @@ def test_host_username_and_auth_are_required() -> None:
     ) in found
 
 
+class AddressSupplied(CommunicatorConfig):
+    """A builder that knows the machine's address (a cloud instance's IP)."""
+
+    host_required = False
+
+
+class KeyGenerated(AddressSupplied):
+    """... and makes a temporary key pair when no auth option is set."""
+
+    generates_key = True
+
+
 def test_host_is_optional_when_the_builder_supplies_it() -> None:
-    cfg = CommunicatorConfig.model_validate({"ssh_username": "u", "ssh_password": "p"})
-    assert cfg.check_communicator(host_required=False) == []
+    cfg = AddressSupplied.model_validate({"ssh_username": "u", "ssh_password": "p"})
+    assert cfg.check() == []
+    assert [
+        e.location.keys
+        for e in CommunicatorConfig.model_validate(
+            {"ssh_username": "u", "ssh_password": "p"}
+        ).check()
+    ] == [("ssh_host",)]
 
 
 def test_no_auth_is_fine_when_the_builder_generates_a_key() -> None:
-    cfg = CommunicatorConfig.model_validate({"ssh_username": "u"})
-    assert cfg.check_communicator(host_required=False, generates_key=True) == []
+    cfg = KeyGenerated.model_validate({"ssh_username": "u"})
+    assert cfg.check() == []
+    assert AddressSupplied.model_validate({"ssh_username": "u"}).check() != []
 
 
 def test_dsa_temporary_keys_are_refused_only_when_generated() -> None:
-    cfg = CommunicatorConfig.model_validate({"ssh_username": "u", "temporary_key_pair_type": "dsa"})
-    found = cfg.check_communicator(host_required=False, generates_key=True)
+    cfg = KeyGenerated.model_validate({"ssh_username": "u", "temporary_key_pair_type": "dsa"})
+    found = cfg.check()
     assert [e.location.path for e in found] == ["temporary_key_pair_type"]
     assert "dsa" in found[0].message
-    with_password = CommunicatorConfig.model_validate(
+    with_password = KeyGenerated.model_validate(
         {"ssh_username": "u", "ssh_password": "p", "temporary_key_pair_type": "dsa"}
     )
-    assert with_password.check_communicator(host_required=False, generates_key=True) == []
+    assert with_password.check() == []
 
 
 def test_only_one_auth_method(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -93,16 +93,40 @@ def render_until_stable(text: str, ctx: RenderContext, max_passes: int = 100) ->
 
 
 def render_obj(value: Any, ctx: RenderContext) -> Any:
-    """Render every string inside dicts and lists (keys untouched), one pass."""
-    if isinstance(value, str):
-        return render(value, ctx)
-    if isinstance(value, Mapping):
-        return {k: render_obj(v, ctx) for k, v in value.items()}
-    if isinstance(value, list):
-        return [render_obj(v, ctx) for v in value]
-    if isinstance(value, tuple):
-        return tuple(render_obj(v, ctx) for v in value)
-    return value
+    """Render every string inside dicts, lists and tuples (keys untouched), one pass.
+
+    Iterative, so any nesting depth works.
+    """
+    if not isinstance(value, _CONTAINERS):
+        return render(value, ctx) if isinstance(value, str) else value
+    # each frame: the container, its remaining members, the members rendered, its key
+    stack: list[tuple[Any, Iterator[tuple[Any, Any]], list[tuple[Any, Any]], Any]] = [
+        (value, _members(value), [], None)
+    ]
+    while True:
+        src, members, done, key = stack[-1]
+        for k, v in members:
+            if isinstance(v, _CONTAINERS):
+                stack.append((v, _members(v), [], k))
+                break
+            done.append((k, render(v, ctx) if isinstance(v, str) else v))
+        else:
+            stack.pop()
+            built: Any = [v for _, v in done]
+            if isinstance(src, Mapping):
+                built = dict(done)
+            elif isinstance(src, tuple):
+                built = tuple(built)
+            if not stack:
+                return built
+            stack[-1][2].append((key, built))
+
+
+_CONTAINERS = (Mapping, list, tuple)
+
+
+def _members(value: Any) -> Iterator[tuple[Any, Any]]:
+    return iter(value.items()) if isinstance(value, Mapping) else enumerate(value)
 
 
 # --------------------------------------------------------------------------------------
@@ -122,16 +146,16 @@ def clean_resource_name(s: str) -> str:
 
 
 def _split(k: Any, sep: Any, i: Any) -> str:
-    k, sep, i = want_str(k), want_str(sep), want_int(i)
-    parts = list(k) if sep == "" else k.split(sep)
-    if i < 0:
-        raise ValueError(f"runtime error: index out of range [{i}]")
-    if len(parts) <= i:
+    text, by, index = want_str(k), want_str(sep), want_int(i)
+    parts = list(text) if by == "" else text.split(by)
+    if index < 0:
+        raise ValueError(f"runtime error: index out of range [{index}]")
+    if len(parts) <= index:
         raise ValueError(
-            f"the substring {i} was unavailable using the separator value, {sep}, "
+            f"the substring {index} was unavailable using the separator value, {by}, "
             f"only {len(parts)} values were found"
         )
-    return parts[i]
+    return parts[index]
 
 
 def _replace(old: Any, new: Any, n: Any, src: Any) -> str:

@@ -165,6 +165,7 @@ def parse_template(text: str, file: str | None = None) -> Template:
     t = Template(path=file if file != STDIN else None, positions=positions)
     if not isinstance(data, dict):
         raise TemplateError("a template must be a JSON object", positions.locate(()))
+    data = _without_nulls(data, ROOT_KEYS)
     for key in sorted(data):
         value = data[key]
         if key.startswith("_"):
@@ -203,6 +204,11 @@ def parse_template(text: str, file: str | None = None) -> Template:
     if chk.errors:
         raise ConfigErrors(chk.errors)
     return t
+
+
+def _without_nulls(obj: dict[str, Any], keys: set[str]) -> dict[str, Any]:
+    """Packer decodes a null section or generic key as not given: drop those keys."""
+    return {k: v for k, v in obj.items() if v is not None or k not in keys}
 
 
 def _variables(data: dict[str, Any], t: Template, chk: _Checker) -> None:
@@ -246,6 +252,7 @@ def _builders(data: dict[str, Any], t: Template, chk: _Checker) -> None:
         if not isinstance(b, dict):
             chk.err(path, "expected a builder object")
             continue
+        b = _without_nulls(b, {"name"})
         btype = b.get("type")
         if not isinstance(btype, str) or not btype:
             chk.err(path, "missing 'type'")
@@ -270,6 +277,7 @@ def _provisioner(p: Any, path: Path, index: int, chk: _Checker) -> ProvisionerSp
     if not isinstance(p, dict):
         chk.err(path, "expected a provisioner object")
         return None
+    p = _without_nulls(p, PROVISIONER_RESERVED)
     ptype = p.get("type")
     if not isinstance(ptype, str) or not ptype:
         chk.err(path, "missing 'type'")
@@ -284,8 +292,10 @@ def _provisioner(p: Any, path: Path, index: int, chk: _Checker) -> ProvisionerSp
     if spec.only and spec.except_:
         chk.err(path, "only one of 'only' or 'except' may be specified")
     override = p.get("override", {})
-    if isinstance(override, dict) and all(isinstance(v, dict) for v in override.values()):
-        spec.override = override
+    if isinstance(override, dict) and all(
+        isinstance(v, (dict, type(None))) for v in override.values()
+    ):
+        spec.override = {k: v or {} for k, v in override.items()}
     else:
         chk.err((*path, "override"), "expected an object of build name -> settings")
     if "pause_before" in p:
@@ -335,6 +345,7 @@ def _post_processor(e: Any, path: Path, label: str, chk: _Checker) -> PostProces
     if not isinstance(e, dict):
         chk.err(path, "unknown format: expected a string or an object")
         return None
+    e = _without_nulls(e, POST_PROCESSOR_RESERVED)
     ptype = e.get("type")
     if not isinstance(ptype, str) or not ptype:
         chk.err(path, "missing 'type'")

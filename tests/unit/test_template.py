@@ -112,3 +112,56 @@ def test_provisioner_errors_collected_together() -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(TemplateError, match="template file not found: .*nope.json"):
         read_template(str(tmp_path / "nope.json"))
+
+
+def test_null_sections_are_absent_as_in_packer() -> None:
+    t = parse_template(
+        """{"builders": [{"type": "null"}], "post-processors": null, "provisioners": null,
+          "variables": null, "sensitive-variables": null, "description": null,
+          "min_packer_version": null, "error-cleanup-provisioner": null, "push": null}""",
+        "t.json",
+    )
+    assert (t.post_processors, t.provisioners, t.variables, t.sensitive_variables) == (
+        [],
+        [],
+        {},
+        [],
+    )
+    assert (t.description, t.min_packer_version, t.error_cleanup_provisioner) == ("", "", None)
+
+
+def test_null_generic_keys_are_absent_as_in_packer() -> None:
+    t = parse_template(
+        """{"builders": [{"type": "null", "name": null}],
+      "provisioners": [{"type": "shell-local", "only": null, "except": null, "timeout": null,
+                        "pause_before": null, "max_retries": null, "override": {"null": null}}],
+      "post-processors": [{"type": "manifest", "name": null, "only": null, "except": null,
+                           "keep_input_artifact": null}]}""",
+        "t.json",
+    )
+    assert t.builders[0].name == "null" and t.builders[0].config == {}
+    [p] = t.provisioners
+    assert (p.only, p.except_, p.timeout, p.pause_before, p.max_retries) == ([], [], 0, 0, 0)
+    assert p.override == {"null": {}} and p.config == {}
+    [[pp]] = t.post_processors
+    assert (pp.name, pp.only, pp.except_, pp.keep_input_artifact) == ("manifest", [], [], None)
+
+
+def test_null_type_and_comment_are_still_errors() -> None:
+    msgs = errors_of(
+        '{"_c": null, "builders": [{"type": null}], "provisioners": [{"type": null}],'
+        ' "post-processors": [{"type": null}]}'
+    )
+    assert sorted(m.split(":")[0] for m in msgs) == [
+        "_c",
+        "builders[0]",
+        "post-processors[0]",
+        "provisioners[0]",
+    ]
+
+
+def test_null_builders_is_the_usual_at_least_one_builder_error(template, cli) -> None:
+    template('{"builders": null, "post-processors": null}')
+    r = cli("validate", "t.json")
+    assert r.returncode == 1
+    assert "builders: at least one builder must be defined (t.json:1)" in r.stdout + r.stderr

@@ -74,7 +74,10 @@ class Template:
         """Run the template; with defer_fields, {{.X}} renders back to itself."""
         self.check_funcs(funcs)
         state = _State(self.text, funcs, _NO_DATA if defer_fields else data)
-        state.walk(state.vars[0][1], self.root)
+        try:
+            state.walk(state.vars[0][1], self.root)
+        except RecursionError:  # the parser's nesting limit keeps this for deep callers
+            raise InterpolationError(f"template: {NAME}: nested too deeply to execute") from None
         return "".join(state.out)
 
 
@@ -82,7 +85,10 @@ class Template:
 def parse(text: str) -> Template:
     """Parse a template (cached by text); raises InterpolationError on syntax errors."""
     p = Parser(text)
-    root = p.parse()
+    try:
+        root = p.parse()
+    except RecursionError:  # below the parser's nesting limit only when called deep down
+        raise InterpolationError(f"template: {NAME}: nested too deeply to parse") from None
     return Template(text, root, p.idents)
 
 
@@ -203,7 +209,7 @@ class _State:
 
     def var_entry(self, name: str, node: Node) -> list[Any]:
         """The innermost [name, value] slot of a variable."""
-        for entry in reversed(self.vars):
+        for entry in self.vars[::-1]:
             if entry[0] == name:
                 return entry
         self.fail(f"undefined variable: {name}", node)

@@ -24,6 +24,9 @@ from builder.template.gotemplate.nodes import (
 )
 from builder.template.gotemplate.strconv import go_quote, parse_number, unquote
 
+MAX_NESTING = 100
+"""Deepest nesting of parentheses and {{if}}/{{with}}/{{range}} blocks (Go: 10000 parens)."""
+
 _OPERAND_START = frozenset(
     {"bool", "char", "dot", "field", "ident", "number", "nil", "raw", "string", "var", "lparen"}
 )
@@ -52,6 +55,17 @@ class Parser:
         self.i = 0
         self.vars = ["$"]
         self.idents: dict[str, int] = {}
+        self.depth = 0  # open parentheses and control structures
+
+    def nest(self, tok: Token) -> None:
+        """Enter a parenthesis or a control structure; leave with `self.depth -= 1`."""
+        if self.depth >= MAX_NESTING:
+            self.error(
+                f"nested too deeply: more than {MAX_NESTING} levels of parentheses and "
+                "{{if}}/{{with}}/{{range}} (each {{else if}} is a level too)",
+                tok,
+            )
+        self.depth += 1
 
     def error(self, msg: str, tok: Token | None = None) -> NoReturn:
         pos = (tok or self.toks[min(self.i, len(self.toks)) - 1]).pos
@@ -126,6 +140,13 @@ class Parser:
         return _Else(self.expect("right", "else").pos)
 
     def control(self, kw: Token, start: int, prefix: str) -> Control:
+        self.nest(kw)
+        try:
+            return self.control_body(kw, start, prefix)
+        finally:
+            self.depth -= 1
+
+    def control_body(self, kw: Token, start: int, prefix: str) -> Control:
         mark = len(self.vars)
         pipe = self.pipeline(kw.val, "right")
         body, nxt = self.item_list()
@@ -260,7 +281,11 @@ class Parser:
         if kind in ("string", "raw"):
             return Literal(pos, val, self.unquote(tok))
         if kind == "lparen":
-            return self.pipeline("parenthesized pipeline", "rparen")
+            self.nest(tok)
+            try:
+                return self.pipeline("parenthesized pipeline", "rparen")
+            finally:
+                self.depth -= 1
         self.i -= 1
         return None
 

@@ -1,25 +1,30 @@
 """The docker post-processors: docker-tag, docker-import, docker-push, docker-save (Packer 1.6.6).
 
-They reach the engine through the docker builder's driver (the Engine API, no docker CLI).
+They reach the engine through the docker builder's driver (the Engine API, no docker CLI):
+one driver per `post_process`, opened from `DOCKER` and closed before it returns. What
+they make is recorded in the build's ledger before it is made, and kept once it is the
+artifact they return.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
 from builder.artifact import Artifact
+from builder.common.drivers import public_settings
 from builder.components import PostProcessor
-from builder.config import PluginConfig, StrList
+from builder.config import PluginConfig, StrList, config_check, option_error
 from builder.docker.artifact import BUILDER_ID, BUILDER_ID_IMPORT, ImageArtifact
-from builder.docker.config import DockerLoginConfig, check_change
-from builder.errors import ConfigErrors, DriverError, Location, PostProcessorError, TemplateError
+from builder.docker.config import DockerLoginConfig, check_changes
+from builder.docker.driver import DOCKER, DockerSettings
+from builder.docker.resources import PLATFORM
+from builder.errors import DriverError, PostProcessorError, TemplateError
+from builder.ledger import LOCAL
 
 if TYPE_CHECKING:
-    from builder.docker.driver import DockerDriver
     from builder.ui import Ui
 
 BUILDER_ID_TAG = "packer.post-processor.docker-tag"
@@ -32,16 +37,9 @@ TAG_DEPRECATION = (
 )
 
 
-def _sdk_driver() -> DockerDriver:
-    from builder.docker.driver import DockerSDKDriver
-
-    return DockerSDKDriver()
-
-
 class DockerPostProcessor(PostProcessor):
-    """Shared: the driver (replaceable in tests) and the accepted input artifacts."""
+    """Shared: which engine to reach, and the accepted input artifacts."""
 
-    driver_factory: ClassVar[Callable[[], DockerDriver]] = staticmethod(_sdk_driver)  # type: ignore[assignment]
     accepts: ClassVar[tuple[str, ...]] = ()
     refusal: ClassVar[str] = ""
 
@@ -51,13 +49,19 @@ class DockerPostProcessor(PostProcessor):
                 f"Unknown artifact type: {artifact.builder_id}\n{self.refusal}"
             )
 
-    def _driver(self) -> DockerDriver:
-        return type(self).driver_factory()
+    def _settings(self, artifact: Artifact) -> DockerSettings:
+        """The engine the input image lives in (else DOCKER_HOST or the default socket)."""
+        if isinstance(artifact, ImageArtifact):
+            return artifact.settings
+        return DockerSettings.from_env()
+
+    def _record_platform(self, settings: DockerSettings) -> None:
+        """Tell cleanup which engine the resources this post-processor makes are in."""
+        self.options.resources.platform(DOCKER.platform, public_settings(settings))
 
 
-def _require(value: str, name: str) -> None:
-    if not value:
-        raise ConfigErrors([TemplateError(f"{name} is required", Location(path=name))])
+def _required(value: str, name: str) -> list[TemplateError]:
+    return [] if value else [option_error(f"{name} is required", name)]
 
 
 # ---------------------------------------------------------------------- docker-tag
@@ -69,17 +73,24 @@ class DockerTagConfig(PluginConfig):
     tags: StrList = Field(default_factory=list)
     force: bool = False
 
+    @config_check
+    def check_repository(self) -> list[TemplateError]:
+        return _required(self.repository, "repository")
+
 
 class DockerTagPostProcessor(DockerPostProcessor):
-    """Tags the image (`repository:tag` for each tag); always keeps the input."""
+    """Tags the image (`repository:tag` for each tag); always keeps the input.
+
+    Each name is recorded (kind "tag") before it is made, and kept once made: as with
+    Packer, the names made before a failing one stay.
+    """
 
     Config = DockerTagConfig
     config: DockerTagConfig
     accepts = (BUILDER_ID_TAG, BUILDER_ID_IMPORT)
     refusal = "Can only tag from Docker builder artifacts."
 
-    def prepare(self) -> list[str]:
-        _require(self.config.repository, "repository")
+    def warnings(self) -> list[str]:
         return [TAG_DEPRECATION] if self.config.tag else []
 
     def post_process(self, ui: Ui, artifact: Artifact) -> tuple[Artifact | None, bool, bool]:
@@ -87,25 +98,35 @@ class DockerTagPostProcessor(DockerPostProcessor):
         if cfg.tag:
             ui.say(TAG_DEPRECATION)
         self._check_input(artifact)
-        driver = self._driver()
+        settings = self._settings(artifact)
+        self._record_platform(settings)
+        resources = self.options.resources
         tags = [t for t in [*cfg.tags, *cfg.tag] if t]
         tagged: list[str] = []
         last = cfg.repository
-        for tag in tags or [""]:
-            local = f"{cfg.repository}:{tag}" if tag else cfg.repository
-            ui.message(f"Tagging image: {artifact.id}")
-            ui.message(f"Repository: {local}")
-            try:
-                driver.tag_image(artifact.id, cfg.repository, tag)
-            except DriverError as exc:
-                raise PostProcessorError(f"Error tagging image: {exc}") from exc
-            if tag:
-                tagged.append(local)
-            last = local
+        with DOCKER.open(settings) as driver:
+            image = artifact.id
+            if not image.startswith("sha256:"):  # a name: record the image it names
+                image = driver.image_id(image) or image
+            for tag in tags or [""]:
+                local = f"{cfg.repository}:{tag}" if tag else cfg.repository
+                ui.message(f"Tagging image: {artifact.id}")
+                ui.message(f"Repository: {local}")
+                res = resources.creating(PLATFORM, "tag", name=local, image=image)
+                try:
+                    driver.tag_image(artifact.id, cfg.repository, tag)
+                except DriverError as exc:
+                    res.released()
+                    raise PostProcessorError(f"Error tagging image: {exc}") from exc
+                res.created(local)
+                res.kept()
+                if tag:
+                    tagged.append(local)
+                last = local
         out = ImageArtifact(
             BUILDER_ID_TAG,
             last,
-            driver,
+            settings,
             tags=tagged,
             generated_data=artifact.state("generated_data"),
         )
@@ -120,9 +141,17 @@ class DockerImportConfig(PluginConfig):
     tag: str = ""
     changes: StrList = Field(default_factory=list)
 
+    @config_check
+    def check_import(self) -> list[TemplateError]:
+        return [*_required(self.repository, "repository"), *check_changes(self.changes)]
+
 
 class DockerImportPostProcessor(DockerPostProcessor):
-    """Imports an exported tarball as `repository[:tag]`, with Dockerfile changes."""
+    """Imports an exported tarball as `repository[:tag]`, with Dockerfile changes.
+
+    The image is recorded (by its name, and the image the name pointed to before) before
+    the import call, its id after; it is kept as the artifact returned.
+    """
 
     Config = DockerImportConfig
     config: DockerImportConfig
@@ -133,20 +162,6 @@ class DockerImportPostProcessor(DockerPostProcessor):
         "set commit: true in your Docker builder, so the image is already imported. "
     )
 
-    def prepare(self) -> list[str]:
-        errors = (
-            []
-            if self.config.repository
-            else [TemplateError("repository is required", Location(path="repository"))]
-        )
-        for i, line in enumerate(self.config.changes):
-            problem = check_change(line)
-            if problem:
-                errors.append(TemplateError(problem, Location(path=f"changes[{i}]")))
-        if errors:
-            raise ConfigErrors(errors)
-        return []
-
     def post_process(self, ui: Ui, artifact: Artifact) -> tuple[Artifact | None, bool, bool]:
         self._check_input(artifact)
         cfg = self.config
@@ -156,62 +171,69 @@ class DockerImportPostProcessor(DockerPostProcessor):
             raise PostProcessorError(f"the artifact {artifact.id!r} has no file to import")
         ui.message(f"Importing image: {artifact.id}")
         ui.message(f"Repository: {repo}")
-        driver = self._driver()
-        try:
-            image_id = driver.import_image(files[0], cfg.repository, cfg.tag, cfg.changes)
-        except DriverError as exc:
-            raise PostProcessorError(f"Error importing container: {exc}") from exc
+        settings = self._settings(artifact)
+        self._record_platform(settings)
+        with DOCKER.open(settings) as driver:
+            name = f"{cfg.repository}:{cfg.tag or 'latest'}"
+            try:
+                previous = driver.image_id(name) or ""
+                res = self.options.resources.creating(
+                    PLATFORM, "image", name=name, previous=previous
+                )
+                try:
+                    image_id = driver.import_image(files[0], cfg.repository, cfg.tag, cfg.changes)
+                except DriverError:
+                    res.released()  # the engine refused it: nothing was named
+                    raise
+            except DriverError as exc:
+                raise PostProcessorError(f"Error importing container: {exc}") from exc
+        res.created(image_id)
+        res.kept()
         ui.message(f"Imported ID: {image_id}")
-        return ImageArtifact(BUILDER_ID_IMPORT, repo, driver), False, False
+        return ImageArtifact(BUILDER_ID_IMPORT, repo, settings), False, False
 
 
 # ---------------------------------------------------------------------- docker-push
 class DockerPushConfig(DockerLoginConfig):
-    """Options of docker-push: the registry login."""
+    """Options of docker-push: the registry login (ecr_login is refused by its check)."""
 
 
 class DockerPushPostProcessor(DockerPostProcessor):
-    """Pushes the image and each of its tags, logged in when asked."""
+    """Pushes the image and each of its tags, logged in when asked; nothing local is made."""
 
     Config = DockerPushConfig
     config: DockerPushConfig
     accepts = (BUILDER_ID_IMPORT, BUILDER_ID_TAG)
     refusal = "Can only import from docker-import and docker-tag artifacts."
 
-    def prepare(self) -> list[str]:
-        if self.config.ecr_login:
-            raise ConfigErrors(
-                [TemplateError("ECR login is not supported by pybuild", Location(path="ecr_login"))]
-            )
-        return []
-
     def post_process(self, ui: Ui, artifact: Artifact) -> tuple[Artifact | None, bool, bool]:
         self._check_input(artifact)
         cfg = self.config
-        driver = self._driver()
+        settings = self._settings(artifact)
         tags = [str(t) for t in artifact.state("docker_tags") or []]
         names = list(dict.fromkeys([artifact.id, *tags]))
-        if cfg.login:
-            ui.message("Logging in...")
-            try:
-                driver.login(cfg.login_server, cfg.login_username, cfg.login_password)
-            except DriverError as exc:
-                raise PostProcessorError(f"Error logging in to Docker: {exc}") from exc
-        try:
-            for name in names:
-                ui.message(f"Pushing: {name}")
-                try:
-                    driver.push(name, ui.message, self.options.cancel)
-                except DriverError as exc:
-                    raise PostProcessorError(f"Error pushing {name}: {exc}") from exc
-        finally:
+        with DOCKER.open(settings) as driver:
             if cfg.login:
-                ui.message("Logging out...")
-                driver.logout(cfg.login_server)
+                ui.message("Logging in...")
+                try:
+                    driver.login(cfg.login_server, cfg.login_username, cfg.login_password)
+                except DriverError as exc:
+                    raise PostProcessorError(f"Error logging in to Docker: {exc}") from exc
+            try:
+                for name in names:
+                    ui.message(f"Pushing: {name}")
+                    try:
+                        driver.push(name, ui.message, self.options.cancel)
+                    except DriverError as exc:
+                        raise PostProcessorError(f"Error pushing {name}: {exc}") from exc
+            finally:
+                if cfg.login:
+                    ui.message("Logging out...")
+                    driver.logout(cfg.login_server)
         out = ImageArtifact(
             BUILDER_ID_IMPORT,
             names[0],
-            driver,
+            settings,
             tags=tags,
             generated_data=artifact.state("generated_data"),
         )
@@ -224,42 +246,53 @@ class DockerSaveConfig(PluginConfig):
 
     path: str = ""
 
+    @config_check
+    def check_path(self) -> list[TemplateError]:
+        return _required(self.path, "path")
+
 
 class DockerSavePostProcessor(DockerPostProcessor):
-    """Writes the image to a tarball (`docker save`); passes the image on."""
+    """Writes the image to a tarball (`docker save`); passes the image on.
+
+    The tarball is recorded (a local file) before it is opened and kept once written.
+    """
 
     Config = DockerSaveConfig
     config: DockerSaveConfig
     accepts = (BUILDER_ID_IMPORT, BUILDER_ID_TAG)
     refusal = "Can only save Docker builder artifacts."
 
-    def prepare(self) -> list[str]:
-        _require(self.config.path, "path")
-        return []
-
     def post_process(self, ui: Ui, artifact: Artifact) -> tuple[Artifact | None, bool, bool]:
         self._check_input(artifact)
         path = self.config.path
+        res = self.options.resources.creating(LOCAL, "file", name=os.path.abspath(path))
         try:
             f = open(path, "wb")
         except OSError as exc:
+            res.released()
             raise PostProcessorError(f"Error creating output file: {exc}") from exc
-        driver = self._driver()
+        res.created(os.path.abspath(path))
         ui.message(f"Saving image: {artifact.id}")
         try:
-            with f:
+            with f, DOCKER.open(self._settings(artifact)) as driver:
                 driver.save_image(artifact.id, f, self.options.cancel)
         except BaseException as exc:
-            _remove_quietly(path)
+            if _remove_quietly(path):
+                res.released()
             if isinstance(exc, DriverError):
                 raise PostProcessorError(f"Error saving image: {exc}") from exc
             raise
+        res.kept()
         ui.message(f"Saved to: {path}")
         return artifact, True, False
 
 
-def _remove_quietly(path: str) -> None:
+def _remove_quietly(path: str) -> bool:
+    """Delete a partial file; True when it is gone."""
     try:
         os.remove(path)
+    except FileNotFoundError:
+        return True
     except OSError:
-        pass
+        return False
+    return True

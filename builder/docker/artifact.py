@@ -7,20 +7,23 @@ from collections.abc import Sequence
 from typing import Any
 
 from builder.artifact import Artifact
-from builder.docker.driver import DockerDriver
+from builder.docker.driver import DOCKER, DockerSettings
 
 BUILDER_ID = "packer.docker"
 BUILDER_ID_IMPORT = "packer.post-processor.docker-import"
 
 
 class ImageArtifact(Artifact):
-    """An image known to the engine; `destroy()` removes it (`docker rmi`)."""
+    """An image known to the engine; `destroy()` removes it (`docker rmi`).
+
+    It keeps how to reach the engine, not a live driver: `destroy()` opens one.
+    """
 
     def __init__(
         self,
         builder_id: str,
         image: str,
-        driver: DockerDriver,
+        settings: DockerSettings,
         *,
         tags: Sequence[str] | None = None,
         generated_data: dict[str, Any] | None = None,
@@ -29,7 +32,7 @@ class ImageArtifact(Artifact):
         if tags is not None:
             state["docker_tags"] = list(tags)
         super().__init__(builder_id, image, [], state=state)
-        self.driver = driver
+        self.settings = settings
 
     def string(self) -> str:
         tags = self.state("docker_tags")
@@ -38,7 +41,8 @@ class ImageArtifact(Artifact):
         return f"Imported Docker image: {self.id} with tags {' '.join(tags)}"
 
     def destroy(self) -> None:
-        self.driver.remove_image(self.id)
+        with DOCKER.open(self.settings) as driver:
+            driver.remove_image(self.id)
 
 
 class ExportArtifact(Artifact):

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 from builder.artifact import Artifact
-from builder.common.steps import StepConnectNone
-from builder.components import Builder as BaseBuilder
-from builder.components import Hook
+from builder.common.builder import PlatformBuilder
+from builder.common.run import RunArgs
+from builder.common.steps import StepConnect, StepConnectNone
 from builder.docker.artifact import BUILDER_ID, BUILDER_ID_IMPORT, ExportArtifact, ImageArtifact
-from builder.docker.config import DockerConfig, check_config
-from builder.docker.driver import DockerDriver
+from builder.docker.config import DockerConfig
+from builder.docker.driver import DOCKER, DockerDriver, DockerSettings
+from builder.docker.run import DockerRun
 from builder.docker.steps import (
-    DockerRun,
     StepCommit,
     StepConnectDocker,
     StepDockerProvision,
@@ -21,71 +21,53 @@ from builder.docker.steps import (
     StepRunContainer,
     StepTempDir,
 )
-from builder.errors import BuildError, ConfigErrors
-from builder.multistep import CancelToken, run_build_steps
-from builder.ui import Ui
+from builder.errors import BuildError
+from builder.multistep import Step
 
 
-class Builder(BaseBuilder):
+class Builder(PlatformBuilder[DockerRun]):
     """Packer's `docker` builder over the Docker Engine API."""
 
     Config = DockerConfig
     builder_id = BUILDER_ID
     config: DockerConfig
+    drivers = DOCKER
+    _settings: DockerSettings | None = None
 
-    def prepare(self) -> list[str]:
-        errors = check_config(self.config)
-        errors.extend(self.config.check_communicator(host_required=False))
-        if errors:
-            raise ConfigErrors(errors)
-        return []
+    def driver_settings(self) -> DockerSettings:
+        """The engine from DOCKER_HOST (or the default socket), resolved once per build."""
+        if self._settings is None:
+            self._settings = DockerSettings.from_env()
+        return self._settings
 
-    def make_driver(self) -> DockerDriver:
-        """The real engine; tests replace this with a FakeDockerDriver."""
-        from builder.docker.driver import DockerSDKDriver
+    def new_run(self, args: RunArgs, driver: DockerDriver) -> DockerRun:
+        return DockerRun(**args, config=self.config, driver=driver)
 
-        return DockerSDKDriver()
-
-    def steps(self) -> list[Any]:
+    def steps(self) -> Sequence[Step[DockerRun] | None]:
         cfg = self.config
-        finish: list[Any] = []
+        finish: Step[DockerRun] | None = None
         if cfg.commit:
-            finish = [StepCommit()]
+            finish = StepCommit()
         elif cfg.export_path:
-            finish = [StepExport()]
+            finish = StepExport()
         return [
             StepTempDir(),
             StepPull() if cfg.pull else None,
             StepRunContainer(),
             self._connect_step(),
             StepDockerProvision(),
-            *finish,
+            finish,
         ]
 
-    def _connect_step(self) -> Any:
+    def _connect_step(self) -> Step[DockerRun]:
         kind = self.config.communicator
         if kind == "docker":
             return StepConnectDocker()
         if kind == "none":
             return StepConnectNone()
-        from builder.common.steps import StepConnect
-
         # Packer's default address is the container's own IP; set ssh_host (and publish
         # the port with run_command) to reach it through 127.0.0.1 instead.
-        return StepConnect(host=lambda ctx: ctx.container_ip)
-
-    def run(self, ui: Ui, hook: Hook, cancel: CancelToken) -> Artifact | None:
-        driver = self.make_driver()
-        ctx = DockerRun(ui, cancel, hook, self.config, driver, self.options)
-        try:
-            run_build_steps(self.steps(), ctx, self.options)
-            artifact = self.artifact(ctx)
-        except BaseException:
-            driver.close()
-            raise
-        if not self.config.commit:
-            driver.close()  # only a committed image keeps the driver, for destroy()
-        return artifact
+        return StepConnect(host=_container_ip)
 
     def artifact(self, ctx: DockerRun) -> Artifact:
         generated = {**ctx.build_data()}
@@ -93,6 +75,10 @@ class Builder(BaseBuilder):
             if not ctx.image_id:
                 raise BuildError("the commit step produced no image")
             return ImageArtifact(
-                BUILDER_ID_IMPORT, ctx.image_id, ctx.driver, generated_data=generated
+                BUILDER_ID_IMPORT, ctx.image_id, self.driver_settings(), generated_data=generated
             )
         return ExportArtifact(self.config.export_path, generated)
+
+
+def _container_ip(ctx: object) -> str:
+    return ctx.container_ip if isinstance(ctx, DockerRun) else ""

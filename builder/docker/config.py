@@ -10,9 +10,9 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from builder.communicator.config import CommunicatorConfig
-from builder.config import PluginConfig, StrList
+from builder.config import PluginConfig, Secret, StrList, config_check, option_error
 from builder.docker.runargs import RunArgsError, parse_run_command
-from builder.errors import Location, TemplateError
+from builder.errors import TemplateError
 
 DEFAULT_RUN_COMMAND = ["-d", "-i", "-t", "--entrypoint=/bin/sh", "--", "{{.Image}}"]
 CHANGE_INSTRUCTIONS = (
@@ -32,27 +32,35 @@ _PORT = re.compile(r"^\d{1,5}(-\d{1,5})?(/(tcp|udp|sctp))?$")
 class DockerLoginConfig(PluginConfig):
     """Registry login options, shared by the builder and docker-push."""
 
-    secret_fields: ClassVar[tuple[str, ...]] = ("login_password", "aws_secret_key", "aws_token")
-
     login: bool = False
     login_server: str = ""
     login_username: str = ""
-    login_password: str = ""
+    login_password: Secret = ""
     ecr_login: bool = False
     aws_access_key: str = ""
-    aws_secret_key: str = ""
-    aws_token: str = ""
+    aws_secret_key: Secret = ""
+    aws_token: Secret = ""
     aws_profile: str = ""
+
+    @config_check
+    def check_login(self) -> list[TemplateError]:
+        """ECR's own login is not implemented: say so rather than ignore it."""
+        if self.ecr_login:
+            return [
+                option_error(
+                    "ECR login is not supported by pybuild",
+                    "ecr_login",
+                    hint="use login with login_server",
+                )
+            ]
+        return []
 
 
 class DockerConfig(CommunicatorConfig, DockerLoginConfig):
     """Everything a `docker` builder block may say."""
 
-    secret_fields: ClassVar[tuple[str, ...]] = (
-        *CommunicatorConfig.secret_fields,
-        *DockerLoginConfig.secret_fields,
-    )
     deferred: ClassVar[frozenset[str]] = frozenset({"run_command"})
+    host_required: ClassVar[bool] = False  # the container's own address is the default
 
     communicator: Literal["ssh", "none", "docker"] = "docker"
     image: str = ""
@@ -87,43 +95,56 @@ class DockerConfig(CommunicatorConfig, DockerLoginConfig):
         """Where the host's temporary directory is mounted in the container."""
         return self.container_dir or "/packer-files"
 
+    @config_check
+    def check_docker(self) -> list[TemplateError]:
+        """Packer's checks of a docker block, each error naming its option."""
+        errors: list[TemplateError] = []
+        if not self.image:
+            errors.append(option_error("Image must be specified", "image"))
+        chosen = [n for n, on in (("commit", self.commit), ("discard", self.discard)) if on]
+        if self.export_path:
+            chosen.append("export_path")
+        if len(chosen) > 1:
+            errors.append(
+                option_error(
+                    "Cannot specify more than one of commit, discard, and export_path", chosen[1]
+                )
+            )
+        elif not chosen:
+            errors.append(
+                option_error(
+                    "No instructions given for handling the artifact; expected commit, "
+                    "discard, or export_path",
+                    "commit",
+                )
+            )
+        if self.export_path and os.path.isdir(self.export_path):
+            errors.append(
+                option_error("export_path must be a file, not a directory", "export_path")
+            )
+        errors.extend(check_changes(self.changes))
+        try:
+            parse_run_command(self.run_args)
+        except RunArgsError as exc:
+            errors.append(option_error(str(exc), "run_command"))
+        if self.windows_container:
+            errors.append(
+                option_error("Windows containers are not supported by pybuild", "windows_container")
+            )
+        if self.login and (self.login_password and not self.login_username):
+            errors.append(
+                option_error("login_password is set but login_username is empty", "login_username")
+            )
+        return errors
 
-def check_config(cfg: DockerConfig) -> list[TemplateError]:
-    """Packer's checks of a docker block, each error naming its option."""
-    errors: list[TemplateError] = []
 
-    def err(path: str, text: str, hint: str | None = None) -> None:
-        errors.append(TemplateError(text, Location(path=path), hint))
-
-    if not cfg.image:
-        err("image", "Image must be specified")
-    chosen = [n for n, on in (("commit", cfg.commit), ("discard", cfg.discard)) if on]
-    if cfg.export_path:
-        chosen.append("export_path")
-    if len(chosen) > 1:
-        err(chosen[1], "Cannot specify more than one of commit, discard, and export_path")
-    elif not chosen:
-        err(
-            "commit",
-            "No instructions given for handling the artifact; expected commit, discard, "
-            "or export_path",
-        )
-    if cfg.export_path and os.path.isdir(cfg.export_path):
-        err("export_path", "export_path must be a file, not a directory")
-    for i, line in enumerate(cfg.changes):
+def check_changes(lines: list[str], key: str = "changes") -> list[TemplateError]:
+    """An error for each `changes` line `docker commit --change` would refuse."""
+    errors = []
+    for i, line in enumerate(lines):
         problem = check_change(line)
         if problem:
-            err(f"changes[{i}]", problem)
-    try:
-        parse_run_command(cfg.run_args)
-    except RunArgsError as exc:
-        err("run_command", str(exc))
-    if cfg.ecr_login:
-        err("ecr_login", "ECR login is not supported by pybuild", "use login with login_server")
-    if cfg.windows_container:
-        err("windows_container", "Windows containers are not supported by pybuild")
-    if cfg.login and (cfg.login_password and not cfg.login_username):
-        err("login_username", "login_password is set but login_username is empty")
+            errors.append(option_error(problem, key, i))
     return errors
 
 

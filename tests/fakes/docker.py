@@ -1,4 +1,9 @@
-"""FakeDockerDriver: a stateful fake of builder.docker.driver.DockerDriver, with injectable errors."""
+"""FakeDockerDriver: a stateful fake of builder.docker.driver.DockerDriver, with injectable errors.
+
+It is checked against the Protocol (`_as_driver` below, for mypy), and keeps what exists
+(containers by id with their names, images by reference with the container each was
+committed from) so tests can count what a build left behind.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,12 @@ import io
 import posixpath
 import tarfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from builder.docker.driver import ContainerState
+from builder.docker.driver import ContainerInfo, ContainerState, DockerDriver, ImageInfo
 from builder.docker.runargs import ContainerSpec
 from builder.errors import DriverError
 from builder.multistep import CancelToken
@@ -25,6 +31,7 @@ class FakeContainer:
 
     id: str
     spec: ContainerSpec
+    name: str = ""
     running: bool = True
     exit_code: int = 0
     user: str = ""
@@ -86,6 +93,8 @@ class FakeDockerDriver:
     def __init__(self, images: Iterable[str] = ("pybuild-test/debian:bookworm",)):
         self.images: dict[str, str] = {ref: f"sha256:{i:064x}" for i, ref in enumerate(images, 1)}
         self.image_configs: dict[str, dict[str, Any]] = {}
+        self.image_sources: dict[str, str] = {}  # image id -> container committed from
+        self.image_times: dict[str, float] = {}  # image id -> when it was made
         self.containers: dict[str, FakeContainer] = {}
         self.removed_containers: list[str] = []
         self.removed_images: list[str] = []
@@ -122,6 +131,17 @@ class FakeDockerDriver:
     def running(self) -> list[str]:
         return [c.id for c in self.containers.values()]
 
+    def committed(self) -> list[str]:
+        """Ids of the committed images that still exist."""
+        ids = set(self.images.values())
+        return [i for i in self.image_sources if i in ids]
+
+    def _add_image(self, ref: str, image: str, source: str = "") -> None:
+        self.images[ref] = image
+        self.image_times.setdefault(image, time.time())
+        if source:
+            self.image_sources[image] = source
+
     # ------------------------------------------------------------------ registry
     def login(self, server: str, username: str, password: str) -> None:
         self._op("login")
@@ -152,8 +172,12 @@ class FakeDockerDriver:
             raise DriverError(
                 f"create a container from {spec.run.image}: No such image: {spec.run.image}"
             )
+        if spec.run.name and any(c.name == spec.run.name for c in self.containers.values()):
+            raise DriverError(f"Conflict. The container name {spec.run.name!r} is already in use")
         cid = self._new_id()
-        self.containers[cid] = FakeContainer(cid, spec, running=spec.run.interactive)
+        self.containers[cid] = FakeContainer(
+            cid, spec, name=spec.run.name, running=spec.run.interactive
+        )
         return cid
 
     def container_state(self, container_id: str) -> ContainerState:
@@ -164,10 +188,22 @@ class FakeDockerDriver:
     def container_logs(self, container_id: str, lines: int = 10) -> str:
         return "sh: exited"
 
-    def remove_container(self, container_id: str) -> None:
+    def list_containers(self, name_prefix: str) -> list[ContainerInfo]:
+        self._op("list_containers")
+        return [
+            ContainerInfo(c.id, c.name, c.running)
+            for c in self.containers.values()
+            if c.name.startswith(name_prefix)
+        ]
+
+    def remove_container(self, container_id: str) -> bool:
         self._op("remove_container")
-        if self.containers.pop(container_id, None) is not None:
-            self.removed_containers.append(container_id)
+        by_name = [c.id for c in self.containers.values() if c.name and c.name == container_id]
+        cid = by_name[0] if by_name else container_id
+        if self.containers.pop(cid, None) is None:
+            return False
+        self.removed_containers.append(cid)
+        return True
 
     def stop_container(self, container_id: str, exit_code: int = 137) -> None:
         """What `docker kill` from outside does (for tests)."""
@@ -191,7 +227,7 @@ class FakeDockerDriver:
         self._op("commit")
         c = self._container(container_id)
         image = f"sha256:{self._new_id()}"
-        self.images[image] = image
+        self._add_image(image, image, source=container_id)
         self.image_configs[image] = {"changes": list(changes), "author": author, "message": message}
         self.commits.append((container_id, pause, c.running))
         return image
@@ -206,25 +242,50 @@ class FakeDockerDriver:
     def image_id(self, ref: str) -> str | None:
         return self.images.get(ref)
 
-    def remove_image(self, ref: str, force: bool = False) -> None:
+    def inspect_image(self, ref: str) -> ImageInfo | None:
+        image = self.images.get(ref)
+        if image is None:
+            return None
+        tags = tuple(
+            r for r, i in self.images.items() if i == image and not r.startswith("sha256:")
+        )
+        return ImageInfo(image, tags, self.image_sources.get(image, ""))
+
+    def images_since(self, since: float) -> list[ImageInfo]:
+        self._op("images_since")
+        ids = dict.fromkeys(self.images.values())
+        found = [self.inspect_image(i) for i in ids if self.image_times.get(i, 0.0) >= since]
+        return [i for i in found if i is not None]
+
+    def remove_image(self, ref: str, force: bool = False) -> bool:
+        """As the engine: a name of an image with other names untags; else the image goes."""
         self._op("remove_image")
-        if self.images.pop(ref, None) is not None:
-            self.removed_images.append(ref)
+        image = self.images.get(ref)
+        if image is None:
+            return False
+        names = [r for r, i in self.images.items() if i == image and r != image]
+        if ref != image and len(names) > 1:
+            del self.images[ref]
+        else:
+            for r in [r for r, i in self.images.items() if i == image]:
+                del self.images[r]
+        self.removed_images.append(ref)
+        return True
 
     def tag_image(self, image: str, repository: str, tag: str) -> None:
         self._op("tag_image")
         if image not in self.images:
             raise DriverError(f"No such image: {image}")
-        self.images[f"{repository}:{tag or 'latest'}"] = self.images[image]
+        self._add_image(f"{repository}:{tag or 'latest'}", self.images[image])
         if not tag:
-            self.images[repository] = self.images[image]
+            self._add_image(repository, self.images[image])
 
     def import_image(self, path: str, repository: str, tag: str, changes: list[str]) -> str:
         self._op("import_image")
         with open(path, "rb") as f:
             f.read()
         image = f"sha256:{self._new_id()}"
-        self.images[f"{repository}:{tag}" if tag else repository] = image
+        self._add_image(f"{repository}:{tag}" if tag else repository, image)
         self.image_configs[image] = {"changes": list(changes)}
         return image
 
@@ -303,6 +364,11 @@ class FakeDockerDriver:
 
     def close(self) -> None:
         self.closed = True
+
+
+def _as_driver(fake: FakeDockerDriver) -> DockerDriver:
+    """For mypy: the fake has every method of the Protocol, with the same signatures."""
+    return fake
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:

@@ -1,53 +1,39 @@
-"""Docker unit tests: the docker plugins registered with a FakeDockerDriver instead of the engine."""
+"""Docker unit tests: every docker driver (builder, post-processors, cleanup) is the fake."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from builder.components import PluginOptions
 from builder.docker.builder import Builder
-from builder.plugins import registry
+from builder.docker.driver import DOCKER
 from builder.template.funcs import RenderContext
 from tests.fakes.docker import FakeDockerDriver
 
 
-class FakeDriverBuilder(Builder):
-    """The docker builder, talking to the fake the test installed."""
-
-    driver: FakeDockerDriver | None = None
-
-    def make_driver(self) -> Any:
-        assert FakeDriverBuilder.driver is not None
-        return FakeDriverBuilder.driver
-
-
 @pytest.fixture
-def fake() -> Iterator[FakeDockerDriver]:
-    """A fresh fake engine, used by the `docker` builder and the docker post-processors."""
+def fake(plugins: Callable[[str, str, type[Any]], None]) -> Iterator[FakeDockerDriver]:
+    """A fresh fake engine, used by the `docker` builder, the docker post-processors and cleanup."""
     from postprocessors import docker as pp
     from provisioners.file import FileProvisioner
     from provisioners.shell import ShellProvisioner
 
     driver = FakeDockerDriver()
-    FakeDriverBuilder.driver = driver
-    registry.register("builder", "docker", FakeDriverBuilder)
-    registry.register("provisioner", "shell", ShellProvisioner)
-    registry.register("provisioner", "file", FileProvisioner)
+    plugins("builder", "docker", Builder)
+    plugins("provisioner", "shell", ShellProvisioner)
+    plugins("provisioner", "file", FileProvisioner)
     for name, cls in (
         ("docker-tag", pp.DockerTagPostProcessor),
         ("docker-import", pp.DockerImportPostProcessor),
         ("docker-push", pp.DockerPushPostProcessor),
         ("docker-save", pp.DockerSavePostProcessor),
     ):
-        registry.register("post-processor", name, cls)
-    old = pp.DockerPostProcessor.driver_factory
-    pp.DockerPostProcessor.driver_factory = staticmethod(lambda: driver)  # type: ignore[assignment]
-    yield driver
-    pp.DockerPostProcessor.driver_factory = old  # type: ignore[assignment]
-    FakeDriverBuilder.driver = None
+        plugins("post-processor", name, cls)
+    with DOCKER.override(lambda settings: driver):
+        yield driver
 
 
 def plugin_options(name: str = "docker", kind: str = "docker") -> PluginOptions:

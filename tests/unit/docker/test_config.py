@@ -114,7 +114,8 @@ def test_unsupported_run_command_flag_is_reported(tmp_path: Path, fake: FakeDock
 def test_unknown_option_and_secret_login_password(tmp_path: Path, fake: FakeDockerDriver) -> None:
     errs = errors_of(tmp_path, {"image": "i", "commit": True, "imgae": "x"})
     assert errs == ["builders[0].imgae: unknown option 'imgae'; did you mean 'image'? (t.json:7)"]
-    assert "login_password" in DockerConfig.secret_fields
+    assert ("login_password",) in DockerConfig.secret_paths()
+    assert ("ssh_password",) in DockerConfig.secret_paths()
 
 
 def test_windows_and_ecr_are_refused_clearly(tmp_path: Path, fake: FakeDockerDriver) -> None:

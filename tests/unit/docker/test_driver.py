@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from builder.docker.driver import DEFAULT_SOCKET, DockerSDKDriver, endpoint_from_env
+from builder.docker.driver import DEFAULT_SOCKET, DockerSettings
+from builder.docker.sdk import DockerSDKDriver
 from builder.errors import DriverError
+
+
+def endpoint_from_env() -> tuple[str, str]:
+    settings = DockerSettings.from_env()
+    return settings.host, settings.origin
 
 
 def test_endpoint_says_where_it_comes_from(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -18,6 +24,27 @@ def test_endpoint_says_where_it_comes_from(monkeypatch: pytest.MonkeyPatch) -> N
     )
     monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:1")
     assert endpoint_from_env() == ("tcp://127.0.0.1:1", "from DOCKER_HOST")
+
+
+def test_settings_are_resolved_once_and_recorded_without_surprises(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from builder.common.drivers import public_settings
+
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:2376")
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    monkeypatch.setenv("DOCKER_CERT_PATH", "/certs")
+    settings = DockerSettings.from_env()
+    recorded = public_settings(settings)
+    assert recorded == {
+        "host": "tcp://127.0.0.1:2376",
+        "origin": "from DOCKER_HOST",
+        "tls_verify": True,
+        "cert_path": "/certs",
+    }
+    monkeypatch.delenv("DOCKER_HOST")
+    assert DockerSettings.from_record(recorded) == settings  # cleanup reaches the same engine
+    assert DockerSettings.from_record({}) == DockerSettings.from_env()
 
 
 def test_dead_socket_is_a_driver_error_naming_it(

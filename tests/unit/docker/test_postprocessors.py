@@ -9,6 +9,7 @@ import pytest
 
 from builder.artifact import Artifact
 from builder.docker.artifact import BUILDER_ID_IMPORT, ExportArtifact, ImageArtifact
+from builder.docker.driver import DockerSettings
 from builder.errors import ConfigErrors, DriverError, PostProcessorError
 from builder.events import Message, Say
 from builder.testing import RecordingSink
@@ -28,7 +29,7 @@ def run(cls: Any, raw: dict[str, Any], artifact: Artifact) -> tuple[Any, Recordi
 def committed(fake: FakeDockerDriver) -> ImageArtifact:
     image = "sha256:" + "ab" * 32
     fake.images[image] = image
-    return ImageArtifact(BUILDER_ID_IMPORT, image, fake, generated_data={"ID": "c1"})
+    return ImageArtifact(BUILDER_ID_IMPORT, image, DockerSettings(), generated_data={"ID": "c1"})
 
 
 def test_tag_each_tag_keeps_input(fake: FakeDockerDriver) -> None:
@@ -127,12 +128,13 @@ def test_push_logs_in_pushes_every_name_and_logs_out(fake: FakeDockerDriver) -> 
         "127.0.0.1:5000/x:a",
         "127.0.0.1:5000/x:b",
     ]
-    assert "login_password" in pp.DockerPushConfig.secret_fields
+    secrets = pp.DockerPushConfig.secret_paths()
+    assert {("login_password",), ("aws_secret_key",), ("aws_token",)} <= set(secrets)
 
 
 def test_push_failure_still_logs_out(fake: FakeDockerDriver) -> None:
     fake.fail["push"] = DriverError("push r: denied")
-    art = ImageArtifact("packer.post-processor.docker-tag", "r:1", fake, tags=["r:1"])
+    art = ImageArtifact("packer.post-processor.docker-tag", "r:1", DockerSettings(), tags=["r:1"])
     with pytest.raises(PostProcessorError, match="Error pushing r:1: push r: denied"):
         run(
             pp.DockerPushPostProcessor,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from builder.docker.config import DockerConfig
+from builder.docker.run import DockerRun
 from builder.docker.steps import (
-    DockerRun,
     StepCommit,
     StepConnectDocker,
     StepDockerProvision,
@@ -21,11 +21,14 @@ from builder.docker.steps import (
 )
 from builder.errors import BuildError, DriverError
 from builder.events import ErrorMessage, Message, Say
+from builder.ledger import Ledger
 from builder.multistep import CancelToken
 from builder.testing import RecordingSink
 from builder.ui import Ui
 from tests.fakes.docker import FakeDockerDriver
 from tests.unit.docker.conftest import plugin_options
+
+RUN_ID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
 
 
 class Hook:
@@ -48,9 +51,20 @@ def make_ctx(
     )
     sink = RecordingSink()
     ctx = DockerRun(
-        Ui(sink, "docker"), CancelToken(), hook or Hook(), config, fake, plugin_options()
+        ui=Ui(sink, "docker"),
+        cancel=CancelToken(),
+        hook=hook or Hook(),  # type: ignore[arg-type]
+        options=plugin_options(),
+        resources=Ledger.memory(RUN_ID).build("docker"),
+        config=config,
+        driver=fake,
     )
     return ctx, sink
+
+
+def records(ctx: DockerRun) -> list[tuple[str, str, str]]:
+    """(platform.kind, id or name, state) of every resource the steps recorded."""
+    return [(r.ref, r.id or r.name, r.state) for r in ctx.resources._resources]
 
 
 @pytest.fixture(autouse=True)
@@ -177,7 +191,7 @@ def test_commit_keeps_image_on_success_and_removes_it_on_failure(fake: FakeDocke
     step.cleanup(ctx)
     assert image in fake.images
     step.run(ctx)
-    ctx.state.halted = True
+    ctx.state.fail(BuildError("a later step failed"), False)
     step.cleanup(ctx)
     assert ctx.image_id not in fake.images
 
@@ -229,7 +243,7 @@ def test_export_creates_parents_and_failure_deletes_the_file(
     step.cleanup(ctx)
     assert out.exists()
     fake.fail["export"] = DriverError("export the container: gone")
-    ctx.state.halted = True
+    ctx.state.fail(BuildError("export failed"), False)
     with pytest.raises(BuildError, match="Error exporting"):
         step.run(ctx)
     step.cleanup(ctx)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from builder.communicator.docker import DockerCommunicator
-from builder.docker.driver import DockerSDKDriver
+from builder.docker.sdk import DockerSDKDriver
 from builder.docker.runargs import ContainerSpec, parse_run_command
 from builder.errors import BuildCancelled, BuildError, CommunicatorTimeout
 from builder.multistep import CancelToken

@@ -110,6 +110,8 @@ class FakeDockerDriver:
         self.registry: dict[str, str] = {}
         self.export_data = b"exported-tarball"
         self.closed = False
+        self.opened: list[Any] = []  # the settings of every driver made through DOCKER
+        self.closes = 0
         self._n = 0
 
     # ------------------------------------------------------------------ helpers
@@ -362,8 +364,14 @@ class FakeDockerDriver:
             "size": size,
         }
 
+    def open(self, settings: Any) -> FakeDockerDriver:
+        """The factory tests give `DOCKER.override`: every driver made is this fake."""
+        self.opened.append(settings)
+        return self
+
     def close(self) -> None:
         self.closed = True
+        self.closes += 1
 
 
 def _as_driver(fake: FakeDockerDriver) -> DockerDriver:

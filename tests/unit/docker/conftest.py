@@ -32,7 +32,7 @@ def fake(plugins: Callable[[str, str, type[Any]], None]) -> Iterator[FakeDockerD
         ("docker-save", pp.DockerSavePostProcessor),
     ):
         plugins("post-processor", name, cls)
-    with DOCKER.override(lambda settings: driver):
+    with DOCKER.override(driver.open):
         yield driver
 
 

@@ -21,6 +21,7 @@ from builder.errors import DriverError, PybuildError
 from builder.ledger import LeftResource
 
 PLATFORM = "docker"
+CLOCK_SLACK = 60.0  # seconds: the engine's clock (image times) against ours (the record's)
 NAME_PREFIX = "pybuild_"
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # Sweep trusts only names whose run id is a UUID (what the engine makes), so that an old
@@ -59,7 +60,7 @@ def remove_commit(
     `strict` that is reported rather than guessed (a killed build); without, it is left
     (the build saw the commit call fail).
     """
-    made = driver.images_since(since)
+    made = driver.images_since(since - CLOCK_SLACK)
     ours = [i for i in made if i.container == container_id]
     for image in ours:
         driver.remove_image(image.id, force=True)

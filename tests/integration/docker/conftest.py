@@ -190,3 +190,140 @@ def remove_refs(client: docker.DockerClient, *refs: str) -> None:
             client.images.remove(ref, force=True)
         except Exception:  # noqa: BLE001
             pass
+
+
+# --------------------------------------------------------------------------- killed builds
+@dataclass
+class KilledRun:
+    """A `pybuild build` killed with SIGKILL, and what its ledger says it made."""
+
+    proc: subprocess.CompletedProcess[str] | None
+    state_dir: Path
+    run_id: str = ""
+    container_ids: set[str] = field(default_factory=set)
+    container_names: set[str] = field(default_factory=set)
+
+    def read_ledger(self) -> None:
+        """Learn the run id and the containers from the run's ledger file."""
+        from builder.ledger import read_run, run_files
+
+        (path,) = run_files(self.state_dir)
+        run = read_run(path)
+        self.run_id = run.run_id
+        for res in run.resources:
+            if res.ref == "docker.container":
+                self.container_names.add(res.name)
+                if res.id and res.id != res.name:
+                    self.container_ids.add(res.id)
+
+
+@dataclass
+class KillBuild:
+    """Runs a docker build with a shell provisioner that the test kills somewhere."""
+
+    leaks: Leaks
+    client: docker.DockerClient
+    base_image: str
+    tmp_path: Path
+
+    def template(self, inline: list[str] | None = None, **builder: Any) -> Path:
+        from tests.conftest import write_template
+
+        return write_template(
+            self.tmp_path,
+            {
+                "builders": [
+                    {
+                        "type": "docker",
+                        "image": self.base_image,
+                        "pull": False,
+                        "commit": True,
+                        **builder,
+                    }
+                ],
+                "provisioners": [
+                    {"type": "shell", "inline": inline or ["echo provisioned > /etc/kill-test"]}
+                ],
+            },
+        )
+
+    @property
+    def state_dir(self) -> Path:
+        return self.tmp_path / "state"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {"PYBUILD_STATE_DIR": str(self.state_dir), "PYTHONUNBUFFERED": "1", **extra}
+
+    def run(self, fault: str) -> KilledRun:
+        """`pybuild build` with PYBUILD_FAULT=<fault>; it must die by SIGKILL."""
+        import signal
+
+        proc = pybuild(
+            self.leaks,
+            "build",
+            str(self.template()),
+            cwd=self.tmp_path,
+            timeout=120,
+            **self.env(PYBUILD_FAULT=fault),
+        )
+        assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr
+        return self._killed(proc)
+
+    def _killed(self, proc: subprocess.CompletedProcess[str] | None) -> KilledRun:
+        killed = KilledRun(proc, self.state_dir)
+        killed.read_ledger()
+        self.leaks.container_ids |= killed.container_ids
+        return killed
+
+    def run_killed_while_provisioning(self, marker: str) -> KilledRun:
+        """A build killed (SIGKILL from outside) while its provisioner prints `marker` and sleeps."""
+        import signal
+        import sys
+
+        path = self.template(inline=[f"echo {marker}", "sleep 60"])
+        env = {**os.environ, **cli_env(self.leaks), **self.env()}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "builder", "build", str(path)],
+            cwd=self.tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert proc.stdout is not None
+        lines: list[str] = []
+        try:
+            for line in proc.stdout:
+                lines.append(line)
+                if marker in line and "echo" not in line:
+                    break
+            proc.send_signal(signal.SIGKILL)
+            rest, _ = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        output = "".join(lines) + (rest or "")
+        self.leaks.note(output)
+        assert proc.returncode == -signal.SIGKILL, output
+        return self._killed(None)
+
+    def run_containers(self, killed: KilledRun) -> list[str]:
+        """Names of the engine's containers that belong to the killed run."""
+        found = self.client.containers.list(
+            all=True, filters={"name": killed.run_id}, ignore_removed=True
+        )
+        ids = killed.container_ids
+        return sorted(
+            c.name
+            for c in found
+            if killed.run_id in c.name or c.id in ids or c.name in killed.container_names
+        )
+
+
+@pytest.fixture
+def kill_build(
+    leaks: Leaks, docker_client: docker.DockerClient, base_image: str, tmp_path: Path
+) -> KillBuild:
+    """Builds to kill; `leaks` removes any image they left after the test."""
+    return KillBuild(leaks, docker_client, base_image, tmp_path)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from builder.communicator.docker import DockerCommunicator
-from builder.docker.sdk import DockerSDKDriver
 from builder.docker.runargs import ContainerSpec, parse_run_command
+from builder.docker.sdk import DockerSDKDriver
 from builder.errors import BuildCancelled, BuildError, CommunicatorTimeout
 from builder.multistep import CancelToken
 

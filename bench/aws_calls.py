@@ -158,7 +158,8 @@ class Meter:
 
 def run_build(url: str, builder: dict[str, Any], meter: Meter) -> tuple[float, Any]:
     """One build through the engine, output discarded; returns (seconds, artifact)."""
-    from builder.amazon.common import driver, waiter
+    from builder.amazon.common import sdk
+    from builder.common import wait
     from builder.engine import RunOptions, load_template, prepare, run
     from builder.testing import RecordingSink
 
@@ -168,14 +169,14 @@ def run_build(url: str, builder: dict[str, Any], meter: Meter) -> tuple[float, A
         prepared = prepare(load_template(str(path)), RunOptions())
         if prepared.errors:
             raise SystemExit(str(prepared.errors))
-        driver.CLIENT_HOOKS.append(meter.hook)
-        waiter.OBSERVERS.append(meter.waits.append)
+        sdk.CLIENT_HOOKS.append(meter.hook)
+        wait.OBSERVERS.append(meter.waits.append)
         started = time.perf_counter()
         try:
             result = run(prepared, RecordingSink())["amazon-ebs"]
         finally:
-            driver.CLIENT_HOOKS.remove(meter.hook)
-            waiter.OBSERVERS.remove(meter.waits.append)
+            sdk.CLIENT_HOOKS.remove(meter.hook)
+            wait.OBSERVERS.remove(meter.waits.append)
         elapsed = time.perf_counter() - started
     if result.error is not None:
         raise SystemExit(f"build failed: {result.error}")

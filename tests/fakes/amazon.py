@@ -4,6 +4,7 @@ cloud = FakeCloud()
 cloud.add_image("us-east-1", "ami-source", name="debian-12", owner_id="self")
 driver = cloud.driver("us-east-1")
 cloud.fail["CreateImage"] = AwsError("CreateImage", "UnauthorizedOperation", "no")
+with AMAZON.override(cloud.factory): ...   # every amazon driver is FakeCloud's
 """
 
 from __future__ import annotations
@@ -11,9 +12,22 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from builder.amazon.common.ec2 import AwsError, Image, Instance, LaunchSpec, Subnet, Vpc
+from builder.amazon.common.driver import (
+    Attachment,
+    AwsError,
+    Ec2Driver,
+    Filters,
+    Image,
+    Instance,
+    KeyPairInfo,
+    LaunchSpec,
+    SecurityGroup,
+    SessionSettings,
+    Subnet,
+    Vpc,
+)
 
 DEFAULT_REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
 
@@ -42,9 +56,17 @@ class FakeCloud:
         self.calls: list[tuple[str, str]] = []  # (region, operation)
         self.fail: dict[str, AwsError | list[AwsError]] = {}
         self.pending_polls = pending_polls  # describes before a transition completes
+        self.root_delete_on_termination = True  # the root volume's DeleteOnTermination
         self._ids = itertools.count(1)
         self._countdown: dict[str, int] = {}
         self.on_call: dict[str, Any] = {}  # operation -> callable(region) run before it
+        self.opened: list[SessionSettings] = []  # settings of every driver `factory` made
+        self.closed = 0  # drivers closed
+
+    def factory(self, settings: SessionSettings) -> FakeEc2Driver:
+        """A `DriverFactory` override: a driver for the settings' region."""
+        self.opened.append(settings)
+        return FakeEc2Driver(self, settings.region)
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self._ids):08x}"
@@ -78,12 +100,12 @@ class FakeCloud:
         return [op for _, op in self.calls]
 
     def leftovers(self) -> dict[str, list[str]]:
-        """Instances not terminated, key pairs, security groups, snapshots of no image."""
+        """Instances not terminated, key pairs, groups, volumes, snapshots of no image."""
         out: dict[str, list[str]] = {}
         for name, r in self.regions.items():
             used = {s for i in r.images.values() for s in i.snapshot_ids}
             found = [i for i, inst in r.instances.items() if inst.state != "terminated"]
-            found += list(r.key_pairs) + list(r.groups)
+            found += list(r.key_pairs) + list(r.groups) + list(r.volumes)
             found += [s for s in r.snapshots if s not in used]
             if found:
                 out[name] = found
@@ -106,6 +128,9 @@ class FakeEc2Driver:
     def in_region(self, region: str) -> FakeEc2Driver:
         return FakeEc2Driver(self.cloud, region)
 
+    def close(self) -> None:
+        self.cloud.closed += 1
+
     def list_regions(self) -> list[str]:
         self._op("DescribeRegions")
         return sorted(self.cloud.regions)
@@ -116,7 +141,7 @@ class FakeEc2Driver:
         *,
         image_ids: Sequence[str] = (),
         owners: Sequence[str] = (),
-        filters: Mapping[str, str | Sequence[str]] | None = None,
+        filters: Filters | None = None,
     ) -> list[Image]:
         self._op("DescribeImages")
         self._advance_images()
@@ -240,7 +265,7 @@ class FakeEc2Driver:
         self,
         *,
         vpc_ids: Sequence[str] = (),
-        filters: Mapping[str, str | Sequence[str]] | None = None,
+        filters: Filters | None = None,
     ) -> list[Vpc]:
         self._op("DescribeVpcs")
         return [v for v in self.r.vpcs.values() if not vpc_ids or v.id in vpc_ids]
@@ -249,27 +274,35 @@ class FakeEc2Driver:
         self,
         *,
         subnet_ids: Sequence[str] = (),
-        filters: Mapping[str, str | Sequence[str]] | None = None,
+        filters: Filters | None = None,
     ) -> list[Subnet]:
         self._op("DescribeSubnets")
         return [s for s in self.r.subnets.values() if not subnet_ids or s.id in subnet_ids]
 
     def describe_security_groups(
-        self,
-        *,
-        group_ids: Sequence[str] = (),
-        filters: Mapping[str, str | Sequence[str]] | None = None,
-    ) -> list[str]:
+        self, *, group_ids: Sequence[str] = (), filters: Filters | None = None
+    ) -> list[SecurityGroup]:
         self._op("DescribeSecurityGroups")
         for gid in group_ids:
             if gid not in self.r.groups:
                 raise AwsError("DescribeSecurityGroups", "InvalidGroup.NotFound", gid)
-        return [g for g in self.r.groups if not group_ids or g in group_ids]
+        out = []
+        for gid, group in self.r.groups.items():
+            tags = self.r.tags.get(gid, {})
+            if group_ids and gid not in group_ids:
+                continue
+            if not _matches(filters, tags, {"group-name": group["name"]}):
+                continue
+            out.append(SecurityGroup(gid, group["name"], group["vpc"], dict(tags)))
+        return out
 
-    def create_security_group(self, name: str, description: str, vpc_id: str) -> str:
+    def create_security_group(
+        self, name: str, description: str, vpc_id: str, tags: Mapping[str, str]
+    ) -> str:
         self._op("CreateSecurityGroup")
         gid = self.cloud.new_id("sg")
         self.r.groups[gid] = {"name": name, "vpc": vpc_id, "ingress": []}
+        self.r.tags[gid] = dict(tags)
         return gid
 
     def authorize_ingress(self, group_id: str, port: int, cidrs: Sequence[str]) -> None:
@@ -288,12 +321,21 @@ class FakeEc2Driver:
             raise AwsError("DeleteSecurityGroup", "InvalidGroup.NotFound", group_id)
 
     # ------------------------------------------------------------------ key pairs
-    def create_key_pair(self, name: str, key_type: str) -> str:
+    def create_key_pair(self, name: str, key_type: str, tags: Mapping[str, str]) -> str:
         self._op("CreateKeyPair")
         if name in self.r.key_pairs:
             raise AwsError("CreateKeyPair", "InvalidKeyPair.Duplicate", name)
         self.r.key_pairs[name] = key_type
+        self.r.tags[name] = dict(tags)
         return f"-----BEGIN FAKE {key_type.upper()} KEY-----\n{name}\n-----END-----\n"
+
+    def describe_key_pairs(self, *, filters: Filters | None = None) -> list[KeyPairInfo]:
+        self._op("DescribeKeyPairs")
+        return [
+            KeyPairInfo(name, f"key-{name}", dict(self.r.tags.get(name, {})))
+            for name in self.r.key_pairs
+            if _matches(filters, self.r.tags.get(name, {}), {"key-name": name})
+        ]
 
     def delete_key_pair(self, name: str) -> None:
         self._op("DeleteKeyPair")
@@ -314,10 +356,12 @@ class FakeEc2Driver:
             subnet_id=spec.subnet_id or "subnet-1",
             public_ip="203.0.113.10",
             private_ip="10.0.0.10",
-            volumes=(("/dev/sda1", vol),),
+            volumes=(Attachment("/dev/sda1", vol, self.cloud.root_delete_on_termination),),
+            client_token=spec.client_token,
         )
         self.r.launches[iid] = spec
         self.r.tags[iid] = dict(spec.tags)
+        self.r.tags[vol] = dict(spec.volume_tags)
         self.cloud._countdown[iid] = self.cloud.pending_polls
         return iid
 
@@ -334,14 +378,31 @@ class FakeEc2Driver:
 
     def describe_instance(self, instance_id: str) -> Instance | None:
         self._op("DescribeInstances")
+        return self._view(instance_id)
+
+    def _view(self, instance_id: str) -> Instance | None:
         if instance_id not in self.r.instances:
             return None
         transitions = {"pending": "running", "stopping": "stopped", "shutting-down": "terminated"}
         inst = self._settle(instance_id, transitions)
         if inst.state == "terminated":
-            for _, vol in inst.volumes:
-                self.r.volumes.pop(vol, None)
-        return inst
+            for volume in inst.volumes:
+                if volume.delete_on_termination:
+                    self.r.volumes.pop(volume.volume_id, None)
+                elif volume.volume_id in self.r.volumes:
+                    self.r.volumes[volume.volume_id] = "available"
+        return replace(inst, tags=dict(self.r.tags.get(instance_id, {})))
+
+    def describe_instances(self, *, filters: Filters | None = None) -> list[Instance]:
+        self._op("DescribeInstances")
+        out = []
+        for iid in list(self.r.instances):
+            inst = self._view(iid)
+            if inst is not None and _matches(
+                filters, inst.tags, {"instance-state-name": inst.state}
+            ):
+                out.append(inst)
+        return out
 
     def _set(self, iid: str, state: str, operation: str) -> None:
         if iid not in self.r.instances:
@@ -369,6 +430,25 @@ class FakeEc2Driver:
     def delete_volume(self, volume_id: str) -> None:
         self._op("DeleteVolume")
         self.r.volumes.pop(volume_id, None)
+
+
+def _matches(filters: Filters | None, tags: Mapping[str, str], fields: Mapping[str, str]) -> bool:
+    """EC2's filters as far as the fake models them: tag:K, tag-key and the named fields."""
+    for name, wanted in (filters or {}).items():
+        values = [wanted] if isinstance(wanted, str) else list(wanted)
+        if name == "tag-key":
+            if not any(v in tags for v in values):
+                return False
+        elif name.startswith("tag:"):
+            if tags.get(name[4:]) not in values:
+                return False
+        elif name in fields and fields[name] not in values:
+            return False
+    return True
+
+
+if TYPE_CHECKING:  # mypy checks that the fake implements the protocol
+    _checked: Ec2Driver = FakeEc2Driver(FakeCloud(), "us-east-1")
 
 
 def _glob(name: str, pattern: str | Sequence[str]) -> bool:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from builder.config import PluginConfig, StrList
-from builder.errors import Location, TemplateError
+from builder.amazon.common.driver import SessionSettings, default_region
+from builder.config import PluginConfig, Secret, StrList, config_check, option_error
+from builder.errors import TemplateError
 
-DEFAULT_RETRIES = 3
 RETRY_MODES = ("standard", "adaptive", "legacy")
 
 
@@ -42,7 +40,10 @@ class PollingConfig(_Block):
 
 
 class VaultAWSEngine(_Block):
-    """`vault_aws_engine`: recognised so the error can say it is unsupported."""
+    """`vault_aws_engine`: recognised so the error can say it is unsupported.
+
+    None of these is a secret: Vault's token comes from VAULT_TOKEN, never the template.
+    """
 
     name: str = ""
     role_arn: str = ""
@@ -53,14 +54,12 @@ class VaultAWSEngine(_Block):
 class AccessConfig(PluginConfig):
     """Packer's AccessConfig: where the credentials, region and endpoint come from."""
 
-    secret_fields: ClassVar[tuple[str, ...]] = ("access_key", "secret_key", "token", "mfa_code")
-
-    access_key: str = ""
-    secret_key: str = ""
-    token: str = ""
+    access_key: Secret = ""
+    secret_key: Secret = ""
+    token: Secret = ""
     profile: str = ""
     shared_credentials_file: str = ""
-    mfa_code: str = ""
+    mfa_code: Secret = ""
     region: str = ""
     assume_role: AssumeRoleConfig = Field(default_factory=AssumeRoleConfig)
     custom_endpoint_ec2: str = ""
@@ -75,71 +74,64 @@ class AccessConfig(PluginConfig):
 
     def build_region(self) -> str:
         """The region to build in: the option, else AWS_REGION / AWS_DEFAULT_REGION."""
-        return (
-            self.region
-            or os.environ.get("AWS_REGION", "")
-            or os.environ.get("AWS_DEFAULT_REGION", "")
-        )
+        return self.region or default_region()
 
+    @config_check
     def check_access(self) -> list[TemplateError]:
         """Packer's AccessConfig.Prepare checks."""
         errs: list[TemplateError] = []
         if bool(self.access_key) != bool(self.secret_key):
             errs.append(
-                TemplateError(
+                option_error(
                     "`access_key` and `secret_key` must both be either set or not set.",
-                    Location(path="access_key" if self.access_key else "secret_key"),
+                    "access_key" if self.access_key else "secret_key",
                 )
             )
         if not self.build_region():
             errs.append(
-                TemplateError(
+                option_error(
                     "region must be specified",
-                    Location(path="region"),
-                    'set "region" or the AWS_REGION environment variable',
+                    "region",
+                    hint='set "region" or the AWS_REGION environment variable',
                 )
             )
         if self.vault_aws_engine is not None:
             errs.append(
-                TemplateError(
+                option_error(
                     "vault_aws_engine is not supported by pybuild",
-                    Location(path="vault_aws_engine"),
-                    "pass the credentials through variables or the AWS_* environment",
+                    "vault_aws_engine",
+                    hint="pass the credentials through variables or the AWS_* environment",
                 )
             )
         if self.max_retries < 0:
-            errs.append(TemplateError("must not be negative", Location(path="max_retries")))
+            errs.append(option_error("must not be negative", "max_retries"))
         mode = os.environ.get("AWS_RETRY_MODE", "")
         if mode and mode not in RETRY_MODES:
             errs.append(
-                TemplateError(
+                option_error(
                     f"AWS_RETRY_MODE must be one of {', '.join(RETRY_MODES)}, not {mode!r}",
-                    Location(path="max_retries"),
-                    "unset AWS_RETRY_MODE to use botocore's standard retries",
+                    "max_retries",
+                    hint="unset AWS_RETRY_MODE to use botocore's standard retries",
                 )
             )
         polling = self.aws_polling
-        if polling.delay_seconds < 0:
-            errs.append(
-                TemplateError("must not be negative", Location(path="aws_polling.delay_seconds"))
-            )
-        if polling.max_attempts < 0:
-            errs.append(
-                TemplateError("must not be negative", Location(path="aws_polling.max_attempts"))
-            )
+        for name, value in (
+            ("delay_seconds", polling.delay_seconds),
+            ("max_attempts", polling.max_attempts),
+        ):
+            if value < 0:
+                errs.append(option_error("must not be negative", "aws_polling", name))
         role = self.assume_role
         if role.duration_seconds and not 900 <= role.duration_seconds <= 43200:
             errs.append(
-                TemplateError(
-                    "must be between 900 and 43200 seconds",
-                    Location(path="assume_role.duration_seconds"),
+                option_error(
+                    "must be between 900 and 43200 seconds", "assume_role", "duration_seconds"
                 )
             )
         if not role.role_arn and (role.session_name or role.external_id or role.policy):
             errs.append(
-                TemplateError(
-                    "role_arn is required when assume_role is given",
-                    Location(path="assume_role.role_arn"),
+                option_error(
+                    "role_arn is required when assume_role is given", "assume_role", "role_arn"
                 )
             )
         return errs
@@ -171,33 +163,3 @@ class AccessConfig(PluginConfig):
             role_tags=tuple(sorted(role.tags.items())),
             role_transitive_tag_keys=tuple(role.transitive_tag_keys),
         )
-
-
-@dataclass(frozen=True)
-class SessionSettings:
-    """How to reach AWS: credentials, region, endpoint, retry policy, role to assume."""
-
-    region: str
-    access_key: str = ""
-    secret_key: str = ""
-    token: str = ""
-    profile: str = ""
-    shared_credentials_file: str = ""
-    endpoint: str = ""
-    verify_tls: bool = True
-    max_retries: int = 0
-    retry_mode: str = "standard"
-    mfa_code: str = field(default="", repr=False)
-    decode_authorization_messages: bool = False
-    role_arn: str = ""
-    role_session_name: str = ""
-    role_duration: int = 0
-    role_external_id: str = ""
-    role_policy: str = ""
-    role_policy_arns: tuple[str, ...] = ()
-    role_tags: tuple[tuple[str, str], ...] = ()
-    role_transitive_tag_keys: tuple[str, ...] = ()
-
-    def retries(self) -> int:
-        """Retries per API call: `max_retries`, else the 3 of the Go SDK under Packer 1.6.6."""
-        return self.max_retries if self.max_retries > 0 else DEFAULT_RETRIES

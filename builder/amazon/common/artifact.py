@@ -5,26 +5,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from builder.amazon.common.ec2 import AwsError
+from builder.amazon.common.driver import AMAZON, AwsError
 from builder.artifact import Artifact
 from builder.errors import BuildError
 
 if TYPE_CHECKING:
-    from builder.amazon.common.ec2 import Ec2Driver
+    from builder.amazon.common.driver import Ec2Driver, SessionSettings
 
 
 class AmiArtifact(Artifact):
-    """Packer's amazon Artifact: Id `region:ami,...` sorted; String `AMIs were created:`."""
+    """Packer's amazon Artifact: Id `region:ami,...` sorted; String `AMIs were created:`.
+
+    It keeps how to reach AWS, not a session: `destroy()` opens a driver of its own.
+    """
 
     def __init__(
         self,
         builder_id: str,
         amis: Mapping[str, str],
-        driver: Ec2Driver,
+        settings: SessionSettings,
         generated_data: Mapping[str, str] | None = None,
     ):
         self.amis = dict(amis)
-        self._driver = driver
+        self.settings = settings
         parts = sorted(f"{region}:{ami}" for region, ami in self.amis.items())
         lines = sorted(f"{region}: {ami}" for region, ami in self.amis.items())
         metadata = {f"region.{region}": ami for region, ami in self.amis.items()}
@@ -41,30 +44,36 @@ class AmiArtifact(Artifact):
 
     def destroy(self) -> None:
         """Deregister every AMI and delete its snapshots, in every region."""
-        errors: list[str] = []
-        for region, image_id in sorted(self.amis.items()):
-            driver = self._driver.in_region(region)
-            try:
-                found = driver.describe_images(image_ids=[image_id])
-            except AwsError as exc:
-                errors.append(str(exc))
-                continue
-            if not found:
-                errors.append(f"Error retrieving details for AMI ({image_id}), no images found")
-                continue
-            try:
-                driver.deregister_image(image_id)
-            except AwsError as exc:
-                errors.append(str(exc))
-                continue
-            for snapshot in found[0].snapshot_ids:
-                try:
-                    driver.delete_snapshot(snapshot)
-                except AwsError as exc:
-                    errors.append(str(exc))
+        with AMAZON.open(self.settings) as driver:
+            errors = [
+                e
+                for region, ami in sorted(self.amis.items())
+                for e in _destroy(driver.in_region(region), ami)
+            ]
         if len(errors) == 1:
             raise BuildError(errors[0])
         if errors:
             raise BuildError(
                 f"{len(errors)} error(s) occurred:\n\n" + "\n".join(f"* {e}" for e in errors)
             )
+
+
+def _destroy(driver: Ec2Driver, image_id: str) -> list[str]:
+    """Packer's Artifact.Destroy for one region: a missing AMI is an error here."""
+    try:
+        found = driver.describe_images(image_ids=[image_id])
+    except AwsError as exc:
+        return [str(exc)]
+    if not found:
+        return [f"Error retrieving details for AMI ({image_id}), no images found"]
+    try:
+        driver.deregister_image(image_id)
+    except AwsError as exc:
+        return [str(exc)]
+    errors = []
+    for snapshot in found[0].snapshot_ids:
+        try:
+            driver.delete_snapshot(snapshot)
+        except AwsError as exc:
+            errors.append(str(exc))
+    return errors

@@ -1,16 +1,22 @@
-"""Run (instance) and AMI options shared by amazon builders, with Packer's validation messages."""
+"""Run (instance) and AMI options shared by amazon builders, with Packer's validation messages.
+
+Each block's cross-field checks are `@config_check` methods; `AmazonConfig` is every block
+an amazon builder has, and what the amazon steps read.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import os
 import re
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from builder.config import PluginConfig, StrList
-from builder.errors import Location, TemplateError
+from builder.amazon.common.access import AccessConfig
+from builder.communicator.config import CommunicatorConfig
+from builder.config import PluginConfig, StrList, config_check, option_error
+from builder.errors import TemplateError
 from builder.template.funcs import clean_resource_name
 
 
@@ -97,12 +103,6 @@ class BlockDevice(_Block):
         return out
 
 
-_TAG_PAIRS: tuple[tuple[str, str], ...] = (
-    ("tag", "tags"),
-    ("run_tag", "run_tags"),
-    ("run_volume_tag", "run_volume_tags"),
-    ("snapshot_tag", "snapshot_tags"),
-)
 _INTERFACES = ("public_ip", "private_ip", "public_dns", "private_dns")
 _UNSUPPORTED = (
     "spot_price",
@@ -154,12 +154,20 @@ class RunConfig(PluginConfig):
     def _default_shutdown(cls, value: Any) -> Any:
         return value or "stop"
 
+    @config_check
+    def merge_run_tag_blocks(self) -> list[TemplateError]:
+        """`run_tag` / `run_volume_tag` blocks onto their maps (Packer's CopyOn)."""
+        return merge_pairs("run_tag", self.run_tag, self.run_tags) + merge_pairs(
+            "run_volume_tag", self.run_volume_tag, self.run_volume_tags
+        )
+
+    @config_check
     def check_run(self) -> list[TemplateError]:
-        """Packer's RunConfig.Prepare checks (communicator checks are the builder's)."""
+        """Packer's RunConfig.Prepare checks (the communicator's are its own)."""
         errs: list[TemplateError] = []
 
-        def err(path: str, message: str, hint: str | None = None) -> None:
-            errs.append(TemplateError(message, Location(path=path), hint))
+        def err(key: str, message: str, *more: str | int) -> None:
+            errs.append(option_error(message, key, *more))
 
         for name in _UNSUPPORTED:
             if self.was_set(name) and getattr(self, name):
@@ -173,8 +181,9 @@ class RunConfig(PluginConfig):
         if not self.source_ami and not self.source_ami_filter.owners:
             if not self.source_ami_filter.empty():
                 err(
-                    "source_ami_filter.owners",
+                    "source_ami_filter",
                     "For security reasons, your source AMI filter must declare an owner.",
+                    "owners",
                 )
         if not self.instance_type:
             err("instance_type", "either instance_type or spot_instance_types must be specified")
@@ -192,9 +201,10 @@ class RunConfig(PluginConfig):
                 ipaddress.ip_network(cidr, strict=False)
             except ValueError:
                 err(
-                    f"temporary_security_group_source_cidrs[{i}]",
+                    "temporary_security_group_source_cidrs",
                     "Error parsing CIDR in temporary_security_group_source_cidrs: "
                     f"invalid CIDR address: {cidr}",
+                    i,
                 )
         if self.shutdown_behavior not in ("stop", "terminate"):
             err("shutdown_behavior", "shutdown_behavior only accepts 'stop' or 'terminate' values.")
@@ -213,10 +223,11 @@ class RunConfig(PluginConfig):
                 )
         if self.tenancy not in ("", "default", "dedicated", "host"):
             err("tenancy", f"Error: Unknown tenancy type {self.tenancy}")
-        errs.extend(
-            _device_errors("launch_block_device_mappings", self.launch_block_device_mappings)
-        )
         return errs
+
+    @config_check
+    def check_launch_devices(self) -> list[TemplateError]:
+        return check_devices("launch_block_device_mappings", self.launch_block_device_mappings)
 
     def security_groups(self) -> list[str]:
         """security_group_id folded into security_group_ids."""
@@ -251,12 +262,20 @@ class AMIConfig(PluginConfig):
     force_delete_snapshot: bool = False
     skip_save_build_region: bool = False
 
-    def check_ami(self, build_region: str) -> list[TemplateError]:
+    @config_check
+    def merge_tag_blocks(self) -> list[TemplateError]:
+        """`tag` / `snapshot_tag` blocks onto their maps (Packer's CopyOn)."""
+        return merge_pairs("tag", self.tag, self.tags) + merge_pairs(
+            "snapshot_tag", self.snapshot_tag, self.snapshot_tags
+        )
+
+    @config_check
+    def check_ami(self) -> list[TemplateError]:
         """Packer's AMIConfig.Prepare checks; the name is checked as far as it is known now."""
         errs: list[TemplateError] = []
 
-        def err(path: str, message: str) -> None:
-            errs.append(TemplateError(message, Location(path=path)))
+        def err(key: str, message: str, *more: str | int) -> None:
+            errs.append(option_error(message, key, *more))
 
         if not self.ami_name:
             err("ami_name", "ami_name must be specified")
@@ -265,15 +284,17 @@ class AMIConfig(PluginConfig):
         for region in self.region_kms_key_ids:
             if region not in self.ami_regions:
                 err(
-                    f"region_kms_key_ids.{region}",
+                    "region_kms_key_ids",
                     f"Region {region} is in region_kms_key_ids but not in ami_regions",
+                    region,
                 )
         if self.region_kms_key_ids:
             for i, region in enumerate(self.ami_regions):
                 if region not in self.region_kms_key_ids:
                     err(
-                        f"ami_regions[{i}]",
+                        "ami_regions",
                         f"Region {region} is in ami_regions but not in region_kms_key_ids",
+                        i,
                     )
         if self.ami_users and self.encrypt_boot:
             if not self.kms_key_id and not self.region_kms_key_ids:
@@ -327,13 +348,9 @@ def check_ami_name(name: str, *, partial: bool = False) -> list[TemplateError]:
     deferred = static != name
     errs: list[TemplateError] = []
     if not deferred and not 3 <= len(name) <= 128:
-        errs.append(
-            TemplateError(
-                "ami_name must be between 3 and 128 characters long", Location(path="ami_name")
-            )
-        )
+        errs.append(option_error("ami_name must be between 3 and 128 characters long", "ami_name"))
     if static != clean_resource_name(static):
-        errs.append(TemplateError(NAME_RULE, Location(path="ami_name")))
+        errs.append(option_error(NAME_RULE, "ami_name"))
     return errs
 
 
@@ -352,33 +369,54 @@ def valid_kms_key(key: str) -> bool:
     )
 
 
-def _device_errors(option: str, devices: list[BlockDevice]) -> list[TemplateError]:
+def check_devices(option: str, devices: list[BlockDevice]) -> list[TemplateError]:
+    """Packer's BlockDevice.Prepare checks for each device of one mapping option."""
     return [
-        TemplateError(message, Location(path=f"{option}[{i}].{rel}"))
+        option_error(message, option, i, rel)
         for i, device in enumerate(devices)
         for rel, message in device.problems()
     ]
 
 
-def check_devices(option: str, devices: list[BlockDevice]) -> list[TemplateError]:
-    """Block device checks for one mapping option."""
-    return _device_errors(option, devices)
-
-
-def merge_tag_blocks(config: Any) -> list[TemplateError]:
-    """Copy the singular blocks (`tag: [{key, value}]`) onto their maps (Packer's CopyOn)."""
+def merge_pairs(block: str, items: list[KeyValue], into: dict[str, str]) -> list[TemplateError]:
+    """Copy a singular block (`tag: [{key, value}]`) onto its map, in place (Packer's CopyOn)."""
     errs: list[TemplateError] = []
-    for block, target in _TAG_PAIRS:
-        items = getattr(config, block, None)
-        if not items:
+    for i, kv in enumerate(items):
+        if not kv.key:
+            errs.append(option_error("Key cannot be empty", block, i, "key"))
             continue
-        merged = dict(getattr(config, target))
-        for i, kv in enumerate(items):
-            if not kv.key:
-                errs.append(
-                    TemplateError("Key cannot be empty", Location(path=f"{block}[{i}].key"))
-                )
-                continue
-            merged[kv.key] = kv.value
-        setattr(config, target, merged)
+        into[kv.key] = kv.value
     return errs
+
+
+class AmazonConfig(AccessConfig, AMIConfig, RunConfig, CommunicatorConfig):
+    """Every block an amazon builder shares: access, run, AMI and communicator options.
+
+    The builder supplies the address (the instance's) and, unless the template names a
+    way in, a temporary EC2 key pair.
+    """
+
+    host_required: ClassVar[bool] = False
+    generates_key: ClassVar[bool] = True
+
+    communicator: Literal["ssh", "none"] = "ssh"  # type: ignore[assignment]
+
+    def wants_temporary_key_pair(self) -> bool:
+        """Packer makes a temporary key pair unless the template names a way in already."""
+        if self.temporary_key_pair_name:
+            return True
+        return not (self.ssh_keypair_name or self.ssh_private_key_file or self.ssh_password)
+
+    @config_check
+    def check_temporary_key_pair(self) -> list[TemplateError]:
+        if self.wants_temporary_key_pair() and self.temporary_key_pair_type not in (
+            "rsa",
+            "ed25519",
+        ):
+            return [
+                option_error(
+                    "temporary_key_pair_type requires either rsa or ed25519 as its value",
+                    "temporary_key_pair_type",
+                )
+            ]
+        return []

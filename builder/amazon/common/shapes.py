@@ -1,6 +1,6 @@
 """EC2 API shapes: our records and options to and from the request/response dictionaries.
 
-Pure functions, no SDK import: the driver uses them on boto3's dictionaries.
+Pure functions, no SDK import; only `sdk.py` uses them, on boto3's dictionaries.
 """
 
 from __future__ import annotations
@@ -8,7 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from builder.amazon.common.ec2 import Image, Instance
+from builder.amazon.common.driver import (
+    Attachment,
+    Image,
+    Instance,
+    KeyPairInfo,
+    SecurityGroup,
+)
 
 if TYPE_CHECKING:
     from builder.amazon.common.config import BlockDevice
@@ -55,6 +61,15 @@ def api_tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": tags[k]} for k in sorted(tags)]
 
 
+def tag_specs(*kinds: tuple[str, Mapping[str, str]]) -> list[dict[str, Any]]:
+    """TagSpecifications: tags given to resources at create time, by resource type."""
+    return [{"ResourceType": kind, "Tags": api_tags(tags)} for kind, tags in kinds if tags]
+
+
+def tags_of(raw: Mapping[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t.get("Value", "") for t in raw.get("Tags") or []}
+
+
 def image_of(raw: Mapping[str, Any]) -> Image:
     snaps = tuple(
         b["Ebs"]["SnapshotId"]
@@ -71,14 +86,18 @@ def image_of(raw: Mapping[str, Any]) -> Image:
         virtualization_type=raw.get("VirtualizationType") or "",
         root_device_type=raw.get("RootDeviceType") or "",
         snapshot_ids=snaps,
-        tags={t["Key"]: t.get("Value", "") for t in raw.get("Tags") or []},
+        tags=tags_of(raw),
         state_reason=(raw.get("StateReason") or {}).get("Message") or "",
     )
 
 
 def instance_of(raw: Mapping[str, Any]) -> Instance:
     volumes = tuple(
-        (b.get("DeviceName", ""), b["Ebs"]["VolumeId"])
+        Attachment(
+            b.get("DeviceName", ""),
+            b["Ebs"]["VolumeId"],
+            bool(b["Ebs"].get("DeleteOnTermination", True)),
+        )
         for b in raw.get("BlockDeviceMappings") or []
         if (b.get("Ebs") or {}).get("VolumeId")
     )
@@ -94,4 +113,16 @@ def instance_of(raw: Mapping[str, Any]) -> Instance:
         volumes=volumes,
         state_reason=(raw.get("StateReason") or {}).get("Message") or "",
         transition_reason=raw.get("StateTransitionReason") or "",
+        client_token=raw.get("ClientToken") or "",
+        tags=tags_of(raw),
     )
+
+
+def group_of(raw: Mapping[str, Any]) -> SecurityGroup:
+    return SecurityGroup(
+        raw["GroupId"], raw.get("GroupName") or "", raw.get("VpcId") or "", tags_of(raw)
+    )
+
+
+def key_pair_of(raw: Mapping[str, Any]) -> KeyPairInfo:
+    return KeyPairInfo(raw["KeyName"], raw.get("KeyPairId") or "", tags_of(raw))

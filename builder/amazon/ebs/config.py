@@ -1,24 +1,20 @@
-"""Options of amazon-ebs: access, run, AMI and communicator settings, plus EBS mappings."""
+"""Options of amazon-ebs: every amazon block, plus the AMI's block devices and skip_create_ami."""
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
-
 from pydantic import Field
 
-from builder.amazon.common.access import AccessConfig
-from builder.amazon.common.config import AMIConfig, BlockDevice, RunConfig
-from builder.communicator.config import CommunicatorConfig
+from builder.amazon.common.config import AmazonConfig, BlockDevice, check_devices
+from builder.config import config_check
+from builder.errors import TemplateError
 
 
-class EbsConfig(AccessConfig, AMIConfig, RunConfig, CommunicatorConfig):
-    """Every amazon-ebs option under Packer's name; cross-field checks run in prepare()."""
+class EbsConfig(AmazonConfig):
+    """Every amazon-ebs option under Packer's name; the checks are collected by `check()`."""
 
-    secret_fields: ClassVar[tuple[str, ...]] = (
-        *AccessConfig.secret_fields,
-        *CommunicatorConfig.secret_fields,
-    )
-
-    communicator: Literal["ssh", "none"] = "ssh"  # type: ignore[assignment]
     ami_block_device_mappings: list[BlockDevice] = Field(default_factory=list)
     skip_create_ami: bool = False
+
+    @config_check
+    def check_ami_devices(self) -> list[TemplateError]:
+        return check_devices("ami_block_device_mappings", self.ami_block_device_mappings)

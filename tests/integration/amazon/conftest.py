@@ -153,7 +153,9 @@ def moto_server() -> Iterator[MotoServer]:
 
 
 @pytest.fixture
-def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
+def aws(
+    moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch, plugins: Callable[..., None]
+) -> Iterator[MotoServer]:
     """AWS_* set for the endpoint; fails the test if the build left anything behind."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -161,9 +163,8 @@ def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mo
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.url)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never ask 169.254.169.254
     from builder.amazon.ebs import Builder
-    from builder.plugins import registry
 
-    registry.register("builder", "amazon-ebs", Builder)
+    plugins("builder", "amazon-ebs", Builder)
     before = moto_server.inventory()
     yield moto_server
     after = moto_server.inventory()
@@ -315,12 +316,12 @@ class ApiRecorder:
 @pytest.fixture
 def api() -> Iterator[ApiRecorder]:
     """Records the driver's requests for the test's builds."""
-    from builder.amazon.common import driver
+    from builder.amazon.common import sdk
 
     recorder = ApiRecorder()
-    driver.CLIENT_HOOKS.append(recorder.hook)
+    sdk.CLIENT_HOOKS.append(recorder.hook)
     yield recorder
-    driver.CLIENT_HOOKS.remove(recorder.hook)
+    sdk.CLIENT_HOOKS.remove(recorder.hook)
 
 
 # --- stand-ins for what a real instance and a busy endpoint do -------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from builder.errors import BuildCancelled
+from builder.ledger import RUN_TAG
 from builder.multistep import CancelToken
 from tests.integration.amazon.conftest import (
     SOURCE_NAME,
@@ -72,11 +73,23 @@ def test_build_provisions_over_ssh_and_registers_the_ami(
     assert {t["Key"]: t["Value"] for t in snapshot["Tags"]}["Kind"] == "root"
     assert elapsed < 60, f"a build against a local endpoint took {elapsed:.1f} s"
     (launch,) = api.params("RunInstances")
-    (instance_tags,) = [s["Tags"] for s in launch["TagSpecifications"]]
-    assert instance_tags == [
-        {"Key": "Name", "Value": "Packer Builder"},
-        {"Key": "Owner", "Value": "ci"},
-    ]
+    specs = {s["ResourceType"]: s["Tags"] for s in launch["TagSpecifications"]}
+    run_tag = specs["volume"][-1]
+    assert run_tag["Key"] == RUN_TAG and run_tag["Value"]
+    assert specs == {
+        "instance": [
+            {"Key": "Name", "Value": "Packer Builder"},
+            {"Key": "Owner", "Value": "ci"},
+            run_tag,
+        ],
+        "volume": [run_tag],
+    }
+    assert launch["ClientToken"]
+    for create, kind in (("CreateKeyPair", "key-pair"), ("CreateSecurityGroup", "security-group")):
+        (params,) = api.params(create)
+        assert params["TagSpecifications"] == [{"ResourceType": kind, "Tags": [run_tag]}]
+    assert "TagSpecifications" not in api.params("CreateImage")[0]
+    assert RUN_TAG not in tags
     ops = api.operations()
     assert in_order(
         ops,

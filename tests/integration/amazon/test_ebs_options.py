@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from builder.ledger import RUN_TAG
 from builder.multistep import CancelToken
 from tests.integration.amazon.conftest import (
     SOURCE_NAME,
@@ -111,9 +112,10 @@ def test_network_and_launch_options_reach_run_instances(
         assert sorted(
             (v["Attachments"][0]["Device"], v["Size"], v["VolumeType"]) for v in volumes
         ) == [("/dev/sdb", 7, "gp3"), ("/dev/sdc", 3, "gp2")]
+        run_id = next(t["Value"] for t in volumes[0]["Tags"] if t["Key"] == RUN_TAG)
         for volume in volumes:
             tags = {t["Key"]: t["Value"] for t in volume["Tags"]}
-            assert tags == {"Token": token, "Region": "us-east-1"}
+            assert tags == {"Token": token, "Region": "us-east-1", RUN_TAG: run_id}
         inst = instance_tagged(aws, token)
         assert inst["State"]["Name"] == "terminated"
         assert inst["ImageId"] == aws.source_ami and inst["InstanceType"] == "t2.micro"
@@ -123,7 +125,12 @@ def test_network_and_launch_options_reach_run_instances(
         assert seen["IamInstanceProfile"]["Arn"].endswith(f":instance-profile/{profile}")
         assert inst["EbsOptimized"] is True
         tags = {t["Key"]: t["Value"] for t in inst["Tags"]}
-        assert tags == {"Name": "Packer Builder", "Token": token, "Source": SOURCE_NAME}
+        assert tags == {
+            "Name": "Packer Builder",
+            "Token": token,
+            "Source": SOURCE_NAME,
+            RUN_TAG: run_id,
+        }
         attribute = ec2.describe_instance_attribute
         raw = attribute(InstanceId=inst["InstanceId"], Attribute="userData")["UserData"]["Value"]
         assert base64.b64decode(raw).decode() == user_data.read_text()

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from builder.amazon.common.access import SessionSettings
-from builder.amazon.common.driver import make_driver
-from builder.amazon.common.steps import instance_host
+from builder.amazon.common.driver import SessionSettings
+from builder.amazon.common.sdk import make_driver
+from builder.amazon.common.steps import instance_address
 from builder.multistep import CancelToken
 from tests.integration.amazon.conftest import (
     ApiRecorder,
@@ -111,14 +110,15 @@ def test_ssh_interface_picks_the_address_moto_reports(aws: MotoServer) -> None:
             "": with_public["PublicIpAddress"],  # auto, in a VPC: the public IP first
         }
         for interface, address in expected.items():
-            ctx = SimpleNamespace(
-                instance=driver.describe_instance(launched[0]), driver=driver, cancel=CancelToken()
-            )
-            assert instance_host(interface)(ctx) == address, interface  # type: ignore[arg-type]
-        ctx = SimpleNamespace(
-            instance=driver.describe_instance(launched[1]), driver=driver, cancel=CancelToken()
-        )
-        assert instance_host("")(ctx) == private_only["PrivateIpAddress"]  # type: ignore[arg-type]
+            instance = driver.describe_instance(launched[0])
+            assert instance is not None
+            found, _ = instance_address(driver, instance, interface, CancelToken())
+            assert found == address, interface
+        instance = driver.describe_instance(launched[1])
+        assert instance is not None
+        found, _ = instance_address(driver, instance, "", CancelToken())
+        assert found == private_only["PrivateIpAddress"]
     finally:
+        driver.close()
         ec2.terminate_instances(InstanceIds=launched)
         delete_network(aws, vpc)

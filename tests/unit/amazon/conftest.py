@@ -1,16 +1,16 @@
-"""amazon-ebs unit fixtures: the builder registered, its driver swapped for FakeCloud's."""
+"""amazon-ebs unit fixtures: the builder registered, every amazon driver FakeCloud's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from builder.amazon.common.driver import AMAZON
 from builder.amazon.ebs.builder import Builder
 from builder.engine import BuildResult, RunOptions, load_template, prepare, run
-from builder.plugins import registry
 from builder.testing import RecordingSink
 from tests.conftest import write_template
 from tests.fakes import plugins as fake_plugins
@@ -35,8 +35,8 @@ def base_config(**overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCloud]:
-    """A fake account with one source image; every amazon-ebs build uses it."""
+def cloud(plugins: Callable[[str, str, type[Any]], None]) -> Iterator[FakeCloud]:
+    """A fake account with one source image; every amazon driver made is FakeCloud's."""
     fake = FakeCloud()
     fake.add_image(
         "us-east-1",
@@ -46,12 +46,13 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCloud]:
         owner_alias="amazon",
         tags={"os": "debian"},
     )
-    monkeypatch.setattr(Builder, "make_driver", lambda self: fake.driver(self.config.region))
-    registry.register("builder", "amazon-ebs", Builder)
-    fake_plugins.register()
+    plugins("builder", "amazon-ebs", Builder)
+    plugins("provisioner", "fake", fake_plugins.FakeProvisioner)
+    plugins("post-processor", "fake-pp", fake_plugins.FakePostProcessor)
     fake_plugins.JOURNAL.clear()
     fake_plugins.FakeProvisioner.attempts.clear()
-    yield fake
+    with AMAZON.override(fake.factory):
+        yield fake
 
 
 def build(

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from builder.amazon.common.ec2 import AwsError
+from builder.amazon.common.driver import AwsError
 from builder.errors import BuildCancelled
 from builder.events import ErrorMessage
+from builder.ledger import RUN_TAG
 from builder.multistep import CancelToken, OnError
 from builder.testing import RecordingSink
 from tests.fakes.amazon import FakeCloud
@@ -254,8 +255,9 @@ def test_run_tags_and_volume_tags_are_rendered(cloud: FakeCloud, tmp_path: Path)
     result, _ = build(tmp_path, cfg)
     (iid,) = cloud.regions["us-east-1"].launches
     spec = cloud.regions["us-east-1"].launches[iid]
-    assert spec.tags == {"Name": "builder in us-east-1"}
-    assert spec.volume_tags == {"v": "amazon"}
+    run_id = spec.tags[RUN_TAG]
+    assert spec.tags == {"Name": "builder in us-east-1", RUN_TAG: run_id}
+    assert spec.volume_tags == {"v": "amazon", RUN_TAG: run_id}
 
 
 def test_debug_key_is_written_0600_and_removed(

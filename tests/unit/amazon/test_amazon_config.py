@@ -10,12 +10,11 @@ from typing import Any
 import pytest
 
 from builder.amazon.common.config import check_ami_name, valid_kms_key
-from builder.amazon.common.waiter import Polling
+from builder.amazon.common.polling import Polling
 from builder.amazon.ebs.builder import Builder
 from builder.components import PluginOptions
 from builder.engine import RunOptions, load_template, prepare
 from builder.errors import ConfigErrors
-from builder.plugins import registry
 from builder.template.funcs import RenderContext
 from tests.conftest import write_template
 from tests.unit.amazon.conftest import base_config
@@ -211,8 +210,8 @@ def test_temporary_key_pair_only_without_other_credentials() -> None:
     assert key_name(ssh_password="pw", temporary_key_pair_name="mine") == "mine"
 
 
-def test_engine_locates_errors_and_masks_credentials(tmp_path: Path) -> None:
-    registry.register("builder", "amazon-ebs", Builder)
+def test_engine_locates_errors_and_masks_credentials(tmp_path: Path, plugins: Any) -> None:
+    plugins("builder", "amazon-ebs", Builder)
     cfg = base_config(access_key="AKIAEXAMPLE", secret_key="s3cr3t-value", instnace_type="x")
     path = write_template(tmp_path, {"builders": [cfg]})
     loaded = load_template(str(path))
@@ -272,8 +271,8 @@ def test_validate_imports_no_boto3(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["template.json", "copy-regions.json"])
-def test_examples_prepare(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    registry.register("builder", "amazon-ebs", Builder)
+def test_examples_prepare(name: str, monkeypatch: pytest.MonkeyPatch, plugins: Any) -> None:
+    plugins("builder", "amazon-ebs", Builder)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example-secret")
     root = Path(__file__).resolve().parents[3]
@@ -287,7 +286,8 @@ def test_examples_prepare(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_retries_are_always_explicit(monkeypatch: pytest.MonkeyPatch) -> None:
     """AWS_MAX_ATTEMPTS is Packer's polling setting: botocore must never read it as retries."""
-    from builder.amazon.common.access import DEFAULT_RETRIES, AccessConfig
+    from builder.amazon.common.access import AccessConfig
+    from builder.amazon.common.driver import DEFAULT_RETRIES
 
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     assert AccessConfig(region="r").session_settings().retries() == DEFAULT_RETRIES == 3

@@ -10,9 +10,18 @@ from typing import Any
 import pytest
 
 from builder.amazon.common.config import BlockDevice
-from builder.amazon.common.ec2 import AwsError, Instance, Subnet, Vpc
+from builder.amazon.common.driver import (
+    AMAZON,
+    Attachment,
+    AwsError,
+    Instance,
+    SessionSettings,
+    Subnet,
+    Vpc,
+)
+from builder.amazon.common.polling import Polling
+from builder.amazon.common.run import AmazonRun
 from builder.amazon.common.shapes import api_device, api_filters, image_of, instance_of
-from builder.amazon.common.state import AmazonRun
 from builder.amazon.common.steps import (
     StepAMIRegionCopy,
     StepCleanupVolumes,
@@ -23,11 +32,14 @@ from builder.amazon.common.steps import (
     StepSourceAMIInfo,
     instance_host,
 )
-from builder.amazon.common.steps.instance import user_data_bytes
-from builder.amazon.common.waiter import OBSERVERS, Polling, WaitFailed, wait_until
+from builder.amazon.common.steps.helpers import user_data_bytes
 from builder.amazon.ebs.config import EbsConfig
+from builder.common.wait import OBSERVERS, WaitFailed, wait_until
+from builder.components import PluginOptions
 from builder.errors import BuildCancelled, BuildError
+from builder.ledger import Ledger
 from builder.multistep import CancelToken
+from builder.template.funcs import RenderContext
 from builder.testing import RecordingSink
 from builder.ui import Ui
 from tests.fakes.amazon import FakeCloud
@@ -38,12 +50,13 @@ def make_ctx(cloud: FakeCloud, **overrides: Any) -> tuple[AmazonRun, RecordingSi
     raw = {k: v for k, v in base_config(**overrides).items() if k != "type"}
     sink = RecordingSink()
     ctx = AmazonRun(
-        Ui(sink, "amazon-ebs"),
-        CancelToken(),
+        ui=Ui(sink, "amazon-ebs"),
+        cancel=CancelToken(),
         hook=None,  # type: ignore[arg-type]
+        options=PluginOptions("amazon-ebs", "amazon-ebs", RenderContext()),
+        resources=Ledger.memory("run-1").build("amazon-ebs"),
         config=EbsConfig.model_validate(raw),
         driver=cloud.driver("us-east-1"),
-        render=lambda text, data: text.replace("{{ .BuildRegion }}", data["BuildRegion"]),
         polling=Polling(0.001, 20),
     )
     return ctx, sink
@@ -199,7 +212,12 @@ def test_cleanup_volumes_deletes_only_leftovers(fake: FakeCloud) -> None:
     region = fake.regions["us-east-1"]
     region.volumes = {"vol-root": "available", "vol-b": "available", "vol-busy": "in-use"}
     ctx.instance = Instance(
-        "i-1", volumes=(("/dev/sda1", "vol-root"), ("/dev/sdb", "vol-b"), ("/dev/sdc", "vol-busy"))
+        "i-1",
+        volumes=(
+            Attachment("/dev/sda1", "vol-root"),
+            Attachment("/dev/sdb", "vol-b"),
+            Attachment("/dev/sdc", "vol-busy"),
+        ),
     )
     StepCleanupVolumes().cleanup(ctx)
     assert region.volumes == {"vol-b": "available", "vol-busy": "in-use"}
@@ -225,7 +243,7 @@ def test_region_copy_failure_removes_the_other_copies(fake: FakeCloud) -> None:
     ):
         step.run(ctx)
     assert len(fake.regions["us-west-2"].images) == 1
-    ctx.state.halted = True
+    ctx.state.fail(BuildError("copy failed"), cancelled=False)
     step.cleanup(ctx)
     assert fake.regions["us-west-2"].images == {} and fake.regions["us-west-2"].snapshots == {}
 
@@ -301,21 +319,21 @@ def test_api_shapes() -> None:
             "BlockDeviceMappings": [{"DeviceName": "/dev/sda1", "Ebs": {"VolumeId": "vol-1"}}],
         }
     )
-    assert inst.volumes == (("/dev/sda1", "vol-1"),) and inst.state == "running"
+    assert inst.volumes == (Attachment("/dev/sda1", "vol-1"),) and inst.state == "running"
 
 
 def test_artifact_destroy_collects_errors(fake: FakeCloud, tmp_path: Path) -> None:
     from builder.amazon.common.artifact import AmiArtifact
 
     a = fake.add_image("us-east-1", "ami-a", name="a", owner_id="self")
-    art = AmiArtifact(
-        "mitchellh.amazonebs", {"us-east-1": a.id, "us-west-2": "ami-gone"}, fake.driver()
-    )
+    settings = SessionSettings(region="us-east-1")
+    art = AmiArtifact("mitchellh.amazonebs", {"us-east-1": a.id, "us-west-2": "ami-gone"}, settings)
     assert art.state("atlas.artifact.metadata") == {
         "region.us-east-1": "ami-a",
         "region.us-west-2": "ami-gone",
     }
-    with pytest.raises(BuildError, match="InvalidAMIID.NotFound"):
+    with AMAZON.override(fake.factory), pytest.raises(BuildError, match="InvalidAMIID.NotFound"):
         art.destroy()
     assert "ami-a" not in fake.regions["us-east-1"].images
     assert a.snapshot_ids[0] not in fake.regions["us-east-1"].snapshots
+    assert fake.opened == [settings] and fake.closed == 1  # its own driver, closed again

@@ -1,25 +1,21 @@
-"""The amazon steps, in the order an EBS build runs them."""
+"""The amazon steps, one per file, in the order an EBS build runs them."""
 
-from builder.amazon.common.steps.access import StepKeyPair, StepSecurityGroup, packer_uuid
-from builder.amazon.common.steps.ami import StepCreateAMI, StepDeregisterAMI, destroy_images
-from builder.amazon.common.steps.connect import instance_host
-from builder.amazon.common.steps.instance import (
-    StepCleanupVolumes,
-    StepModifyInstance,
-    StepRunSourceInstance,
-    StepStopInstance,
-)
-from builder.amazon.common.steps.publish import (
-    StepAMIRegionCopy,
-    StepCreateTags,
-    StepModifyAMIAttributes,
-)
-from builder.amazon.common.steps.source import (
-    StepNetworkInfo,
-    StepPreValidate,
-    StepSourceAMIInfo,
-    name_checked_late,
-)
+from builder.amazon.common.steps.helpers import name_checked_late, packer_uuid
+from builder.amazon.common.steps.host import instance_address, instance_host
+from builder.amazon.common.steps.step_ami_region_copy import StepAMIRegionCopy
+from builder.amazon.common.steps.step_cleanup_volumes import StepCleanupVolumes
+from builder.amazon.common.steps.step_create_ami import StepCreateAMI
+from builder.amazon.common.steps.step_create_tags import StepCreateTags
+from builder.amazon.common.steps.step_deregister_ami import StepDeregisterAMI
+from builder.amazon.common.steps.step_key_pair import StepKeyPair
+from builder.amazon.common.steps.step_modify_ami_attributes import StepModifyAMIAttributes
+from builder.amazon.common.steps.step_modify_instance import StepModifyInstance
+from builder.amazon.common.steps.step_network_info import StepNetworkInfo
+from builder.amazon.common.steps.step_pre_validate import StepPreValidate
+from builder.amazon.common.steps.step_run_source_instance import StepRunSourceInstance
+from builder.amazon.common.steps.step_security_group import StepSecurityGroup
+from builder.amazon.common.steps.step_source_ami_info import StepSourceAMIInfo
+from builder.amazon.common.steps.step_stop_instance import StepStopInstance
 
 __all__ = [
     "StepAMIRegionCopy",
@@ -36,7 +32,7 @@ __all__ = [
     "StepSecurityGroup",
     "StepSourceAMIInfo",
     "StepStopInstance",
-    "destroy_images",
+    "instance_address",
     "instance_host",
     "name_checked_late",
     "packer_uuid",

@@ -1,21 +1,20 @@
-"""The typed run context every amazon step reads and fills (Packer's state bag, with types)."""
+"""`AmazonRun`: the typed run context every amazon step reads and fills."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from builder.amazon.common.waiter import Polling
+from builder.amazon.common.config import AmazonConfig
+from builder.amazon.common.driver import PLATFORM, AwsError
+from builder.amazon.common.polling import Polling
+from builder.common.run import BuildRun
 from builder.errors import BuildError, PybuildError
-from builder.multistep import RunState
 
 if TYPE_CHECKING:
-    from builder.amazon.common.ec2 import Ec2Driver, Image, Instance
-    from builder.communicator.keygen import KeyPair
-    from builder.components import Hook
-    from builder.multistep import CancelToken
-    from builder.ui import Ui
+    from builder.amazon.common.driver import Ec2Driver, Image, Instance
+    from builder.ledger import Resource
 
 # The amazon keys of `{{build `X`}}` and the artifact's generated_data.
 GENERATED_KEYS = (
@@ -28,35 +27,23 @@ GENERATED_KEYS = (
 )
 
 
-@dataclass
-class AmazonRun:
-    """One amazon build: settings in, resources recorded as steps create them."""
+@dataclass(kw_only=True)
+class AmazonRun(BuildRun[AmazonConfig]):
+    """One amazon build: the open driver, and what the steps learn and create."""
 
-    ui: Ui
-    cancel: CancelToken
-    hook: Hook
-    config: Any
     driver: Ec2Driver
-    render: Callable[[str, Mapping[str, Any]], str]
-    build_name: str = ""
-    debug: bool = False
     polling: Polling = field(default_factory=Polling)
-    state: RunState = field(default_factory=RunState)
-    communicator: Any = None
-    # filled by the steps
     source_image: Image | None = None
     vpc_id: str = ""
     subnet_id: str = ""
     availability_zone: str = ""
     security_group_ids: list[str] = field(default_factory=list)
     key_pair_name: str = ""
-    ssh_key: KeyPair | None = field(default=None, repr=False)
     instance: Instance | None = None
     ami_name: str = ""
     intermediary_image: bool = False
-    amis: dict[str, str] = field(default_factory=dict)
-    snapshots: dict[str, list[str]] = field(default_factory=dict)
-    connect_data: dict[str, str] = field(default_factory=dict)
+    amis: dict[str, str] = field(default_factory=dict)  # region -> AMI id
+    snapshots: dict[str, list[str]] = field(default_factory=dict)  # region -> snapshot ids
 
     @property
     def region(self) -> str:
@@ -65,6 +52,37 @@ class AmazonRun:
     @property
     def instance_id(self) -> str:
         return self.instance.id if self.instance is not None else ""
+
+    def machine_id(self) -> str:
+        return self.instance_id
+
+    def record(self, kind: str, name: str, region: str = "", **attrs: str) -> Resource:
+        """Record an EC2 resource in the ledger before the call that creates it."""
+        return self.resources.creating(
+            PLATFORM, kind, name=name, region=region or self.region, **attrs
+        )
+
+    def not_created(self, res: Resource, error: Exception) -> None:
+        """The create call failed: when EC2 answered, nothing exists to clean up."""
+        if isinstance(error, AwsError) and error.answered:
+            res.released()
+
+    def released(self, resource_id: str) -> None:
+        """Cleanup removed (or found gone) the EC2 resource `resource_id`, whoever made it."""
+        for res in self.resources.outstanding():
+            if res.platform == PLATFORM and res.id == resource_id:
+                res.released()
+
+    def keep_artifact(self) -> None:
+        """The finished AMIs and their snapshots are the user's now, not leftovers."""
+        finished = set(self.amis.values()) | {s for ids in self.snapshots.values() for s in ids}
+        for res in self.resources.outstanding():
+            if res.platform == PLATFORM and res.id in finished:
+                res.kept()
+
+    def run_tags(self) -> dict[str, str]:
+        """The run id tag every temporary resource carries from its create call on."""
+        return self.resources.tags()
 
     def template_data(self, region: str | None = None) -> dict[str, Any]:
         """`.BuildRegion`, `.SourceAMI`, ... for ami_name, tags and the description."""
@@ -83,7 +101,9 @@ class AmazonRun:
 
     def render_text(self, text: str, region: str | None = None) -> str:
         """Render a template string with the amazon template data."""
-        return self.render(text, self.template_data(region)) if "{{" in text else text
+        if "{{" not in text:
+            return text
+        return self.options.render_text(text, data=self.template_data(region))
 
     def render_tags(self, tags: Mapping[str, str], region: str | None = None) -> dict[str, str]:
         """Render tag keys and values (Packer's TagMap.EC2Tags)."""

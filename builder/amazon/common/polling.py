@@ -1,20 +1,16 @@
-"""Polling waits honouring `aws_polling`, the AWS_* overrides and cancellation."""
+"""How amazon waits poll: `aws_polling`, else Packer's AWS_* overrides, else SDK defaults.
+
+`Polling` is the `Schedule` of `builder.common.wait.wait_until` for EC2's waiters.
+"""
 
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
-
-from builder.common.wait import OBSERVERS, WaitFailed, WaitRecord, retry, wait_until
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from builder.amazon.common.access import PollingConfig
-    from builder.multistep import CancelToken
-
-T = TypeVar("T")
 
 # The SDK waiters' own defaults (delay seconds, attempts), as Packer 1.6.6 inherits them.
 DEFAULTS: dict[str, tuple[float, int]] = {
@@ -23,6 +19,7 @@ DEFAULTS: dict[str, tuple[float, int]] = {
     "instance_terminated": (15, 40),
     "image_available": (15, 40),
     "security_group_exists": (5, 40),
+    "volume_available": (15, 40),
 }
 
 
@@ -87,5 +84,3 @@ def _env_number(name: str) -> float | None:
     except ValueError:
         return None
     return value if value >= 0 else None
-
-__all__ = ["OBSERVERS", "Polling", "WaitFailed", "WaitRecord", "retry", "wait_until"]

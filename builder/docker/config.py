@@ -37,7 +37,7 @@ class DockerLoginConfig(PluginConfig):
     login_username: str = ""
     login_password: Secret = ""
     ecr_login: bool = False
-    aws_access_key: str = ""
+    aws_access_key: Secret = ""
     aws_secret_key: Secret = ""
     aws_token: Secret = ""
     aws_profile: str = ""

@@ -42,6 +42,8 @@ class AmazonRemover:
 
     def __init__(self, driver: Ec2Driver, polling: Polling):
         self.driver, self.polling = driver, polling
+        # AMIs deregistered to free a snapshot (newer, so removed first): removed by us
+        self._deregistered: set[str] = set()
         self._kinds: dict[str, Callable[[Ec2Driver, LeftResource], bool]] = {
             "instance": self._instance,
             "volume": self._volume,
@@ -149,9 +151,9 @@ class AmazonRemover:
             try:
                 images = d.describe_images(image_ids=[res.id])
             except AwsError as exc:
-                if exc.code in NOT_FOUND:
-                    return False
-                raise
+                if exc.code not in NOT_FOUND:
+                    raise
+                images = []
         else:  # by name, made after the record (never an older AMI of the same name)
             after = _parse_time(res.attrs.get("not_before", "")) - CLOCK_SKEW
             images = [
@@ -159,11 +161,13 @@ class AmazonRemover:
                 for i in d.describe_images(owners=["self"], filters={"name": res.name})
                 if _parse_time(i.creation_date) >= after
             ]
+        if not images:
+            return res.id in self._deregistered  # gone, unless this cleanup did it
         for image in images:
             _ignore_missing(d.deregister_image, image.id)
             for snapshot in image.snapshot_ids:
                 _ignore_missing(d.delete_snapshot, snapshot)
-        return bool(images)
+        return True
 
     def _snapshot(self, d: Ec2Driver, res: LeftResource) -> bool:
         try:
@@ -174,7 +178,8 @@ class AmazonRemover:
                 return False
             if exc.code != "InvalidSnapshot.InUse" or not image:
                 raise
-            _ignore_missing(d.deregister_image, image)  # its AMI, older, comes later
+            _ignore_missing(d.deregister_image, image)  # its AMI, older, would come later
+            self._deregistered.add(image)
             d.delete_snapshot(res.id)
         return True
 

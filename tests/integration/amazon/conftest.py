@@ -239,6 +239,7 @@ def go(
     builder: dict[str, Any],
     provisioners: list[dict[str, Any]] | None = None,
     sink: RecordingSink | None = None,
+    run_options: dict[str, Any] | None = None,
     **extra: Any,
 ) -> tuple[BuildResult, RecordingSink]:
     """Run one amazon-ebs build in-process through the engine; (its result, the events)."""
@@ -248,7 +249,8 @@ def go(
     path = write_template(tmp_path, template)
     sink = sink if sink is not None else RecordingSink()
     cancel = getattr(sink, "cancel", None) or CancelToken()
-    prepared = prepare(load_template(str(path)), RunOptions(cancel=cancel))
+    options = RunOptions(cancel=cancel, **(run_options or {}))
+    prepared = prepare(load_template(str(path)), options)
     assert not prepared.errors, prepared.errors
     return run(prepared, sink)["amazon-ebs"], sink
 

@@ -179,8 +179,9 @@ def test_a_snapshot_still_used_by_its_ami(cloud: FakeCloud) -> None:
     r = remover(cloud)
     assert r.remove(left("snapshot", snap, snap, image="ami-1")) is True
     assert cloud.regions["us-east-1"].images.keys() == {SOURCE}
-    assert r.remove(left("image", "n", "ami-1")) is False
+    assert r.remove(left("image", "n", "ami-1")) is True  # removed, by this cleanup
     assert r.remove(left("snapshot", snap, snap, image="ami-1")) is False
+    assert remover(cloud).remove(left("image", "n", "ami-1")) is False  # a later cleanup
 
 
 def test_sweep_finds_tagged_resources_of_any_run(cloud: FakeCloud) -> None:

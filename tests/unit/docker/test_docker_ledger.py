@@ -12,10 +12,11 @@ from builder.cleanup import cleanup
 from builder.docker.artifact import BUILDER_ID_IMPORT, ExportArtifact, ImageArtifact
 from builder.docker.driver import DockerSettings
 from builder.docker.resources import DockerRemover, container_name, run_of
+from builder.docker.run import DockerRun
 from builder.engine import RunOptions, load_template, prepare, run
 from builder.errors import BuildError, DriverError
 from builder.ledger import Ledger, LeftResource, read_run, run_files
-from builder.multistep import OnError
+from builder.multistep import OnError, Step
 from builder.testing import RecordingSink
 from tests.conftest import write_template
 from tests.fakes.docker import FakeDockerDriver
@@ -32,12 +33,20 @@ def tmp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def build(
-    tmp_path: Path, builder: dict[str, Any], *, answers: list[str] | None = None, **extra: Any
+    tmp_path: Path,
+    builder: dict[str, Any],
+    *,
+    answers: list[str] | None = None,
+    provisioners: list[dict[str, Any]] | None = None,
+    post_processors: list[Any] | None = None,
 ) -> tuple[Any, RecordingSink, Path]:
     state = tmp_path / "state"
-    path = write_template(
-        tmp_path, {"builders": [{"type": "docker", "image": IMAGE, **builder}], **extra}
-    )
+    template = {
+        "builders": [{"type": "docker", "image": IMAGE, **builder}],
+        "provisioners": provisioners or [],
+        "post-processors": post_processors or [],
+    }
+    path = write_template(tmp_path, template)
     sink = RecordingSink(answers=list(answers or []))
     on_error = OnError.ASK if answers is not None else OnError.CLEANUP
     options = RunOptions(state_dir=str(state), on_error=on_error)
@@ -58,7 +67,7 @@ def test_steps_record_before_creating_and_release_in_cleanup(fake: FakeDockerDri
     from builder.docker.steps import StepCommit, StepRunContainer, StepTempDir
 
     ctx, _ = make_ctx(fake)
-    steps = [StepTempDir(), StepRunContainer(), StepCommit()]
+    steps: list[Step[DockerRun]] = [StepTempDir(), StepRunContainer(), StepCommit()]
     for step in steps:
         step.run(ctx)
     (dir_rec, container_rec, image_rec) = ctx.resources._resources
@@ -148,7 +157,7 @@ def test_a_build_leaves_no_ledger_and_closes_every_driver(
         tmp_path,
         {"pull": False, "commit": True},
         provisioners=[{"type": "shell", "inline": ["true"]}],
-        **{"post-processors": [{"type": "docker-tag", "repository": "r/x", "tags": ["1"]}]},
+        post_processors=[{"type": "docker-tag", "repository": "r/x", "tags": ["1"]}],
     )
     assert results["docker"].error is None
     assert run_files(state) == []  # nothing outstanding: the run's file is gone
@@ -211,15 +220,13 @@ def test_post_processors_record_and_keep_what_they_make(
     results, _, state = build(
         tmp_path,
         {"pull": False, "export_path": str(tmp_path / "e.tar")},
-        **{
-            "post-processors": [
-                [
-                    {"type": "docker-import", "repository": "r/imp", "tag": "1"},
-                    {"type": "docker-tag", "repository": "r/tag", "tags": ["a"]},
-                    {"type": "docker-save", "path": str(saved)},
-                ]
+        post_processors=[
+            [
+                {"type": "docker-import", "repository": "r/imp", "tag": "1"},
+                {"type": "docker-tag", "repository": "r/tag", "tags": ["a"]},
+                {"type": "docker-save", "path": str(saved)},
             ]
-        },
+        ],
     )
     assert results["docker"].error is None, results["docker"].error
     assert run_files(state) == [] and saved.exists()
@@ -237,7 +244,13 @@ def dead_run(tmp_path: Path, fake: FakeDockerDriver, upto: int) -> Path:
     ctx, _ = make_ctx(fake)
     ctx.resources = ledger.build("docker")
     ctx.resources.platform("docker", {"host": "unix:///fake.sock"})
-    for step in [StepTempDir(), StepRunContainer(), StepConnectDocker(), StepCommit()][:upto]:
+    steps: list[Step[DockerRun]] = [
+        StepTempDir(),
+        StepRunContainer(),
+        StepConnectDocker(),
+        StepCommit(),
+    ]
+    for step in steps[:upto]:
         step.run(ctx)
     ledger.close()  # what the kernel does for a killed process: the lock goes, the file stays
     return state
@@ -247,7 +260,7 @@ def test_cleanup_removes_a_dead_runs_container_image_and_dir(
     fake: FakeDockerDriver, tmp_path: Path, tmp_root: Path
 ) -> None:
     state = dead_run(tmp_path, fake, 4)
-    assert fake.containers and fake.committed() and list(tmp_root.iterdir())
+    assert fake.containers and fake.committed() and any(tmp_root.iterdir())
     report = cleanup(state_dir=str(state))
     assert report.ok
     assert [(line.ref, line.outcome) for line in report.lines] == [

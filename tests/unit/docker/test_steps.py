@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from builder.communicator.docker import DockerCommunicator
 from builder.docker.config import DockerConfig
 from builder.docker.run import DockerRun
 from builder.docker.steps import (
@@ -33,7 +34,11 @@ RUN_ID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
 
 class Hook:
     def __init__(self, fail: BaseException | None = None, action: Any = None):
-        self.fail, self.action, self.data = fail, action, None
+        self.fail, self.action = fail, action
+        self.data: dict[str, str] | None = None
+
+    def error_cleanup(self, ui: Any, comm: Any, data: dict[str, str], original: Any) -> None:
+        pass
 
     def provision(self, ui: Any, comm: Any, data: dict[str, str]) -> None:
         self.data = data
@@ -53,7 +58,7 @@ def make_ctx(
     ctx = DockerRun(
         ui=Ui(sink, "docker"),
         cancel=CancelToken(),
-        hook=hook or Hook(),  # type: ignore[arg-type]
+        hook=hook or Hook(),
         options=plugin_options(),
         resources=Ledger.memory(RUN_ID).build("docker"),
         config=config,
@@ -216,6 +221,7 @@ def test_connect_uses_the_user_start_saw(fake: FakeDockerDriver) -> None:
     fake.calls.clear()
     StepConnectDocker().run(ctx)
     assert fake.calls == []  # no second inspect
+    assert isinstance(ctx.communicator, DockerCommunicator)
     assert ctx.communicator.container_user == ""
 
 

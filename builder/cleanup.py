@@ -185,8 +185,9 @@ def cleanup(
     wanted = set(run_ids)
     files = run_files(directory)
     known = {p.name.removesuffix(".jsonl") for p in files}
-    for run_id in sorted(wanted - known):
-        emit(CleanupLine(run_id, "", "", "", "failed", "no ledger for this run id"))
+    if not sweep:  # with -sweep a run without a ledger may still be found by its tags
+        for run_id in sorted(wanted - known):
+            emit(CleanupLine(run_id, "", "", "", "failed", "no ledger for this run id"))
     live_ids = set()
     with ExitStack() as stack:
         removers = _Removers(stack, full_settings)
@@ -227,7 +228,9 @@ def cleanup(
             explicit = bool(settings_seen)
             if not explicit:
                 settings_seen = {name: [] for name in platforms() if name != LOCAL}
-            for line in _sweep(removers, settings_seen, live_ids, directory, dry_run, explicit):
+            for line in _sweep(
+                removers, settings_seen, live_ids, directory, dry_run, explicit, wanted
+            ):
                 emit(line)
     return report
 
@@ -253,8 +256,9 @@ def _sweep(
     directory: Path | None,
     dry_run: bool,
     explicit: bool,
+    wanted: set[str],
 ) -> Iterator[CleanupLine]:
-    """Tagged resources of runs that are not alive, on each platform with each settings."""
+    """Tagged resources of runs that are not alive (and asked for, when runs are named)."""
     live = live_ids | {p.name.removesuffix(".jsonl") for p in run_files(directory) if is_live(p)}
     done: set[tuple[str, str]] = set()
     for platform, choices in sorted(settings_seen.items()):
@@ -271,7 +275,7 @@ def _sweep(
                 continue
             for res in found:
                 key = (res.ref, res.id)
-                if res.run_id in live or key in done:
+                if res.run_id in live or key in done or (wanted and res.run_id not in wanted):
                     continue
                 done.add(key)
                 yield _remove_one(removers, res, recorded, dry_run)

@@ -191,3 +191,13 @@ def test_an_unknown_platform_is_a_failure_that_says_so(tmp_path: Path) -> None:
     [line] = cleanup(state_dir=str(tmp_path)).lines
     assert line.outcome == "failed"
     assert "no plugin installed knows how to remove nosuch resources" in line.reason
+
+
+def test_sweep_of_named_runs_touches_no_other_run(tmp_path: Path, fake: FakePlatform) -> None:
+    fake.present |= {"orphan", "other"}
+    fake.tagged = {"orphan": "lost-ledger", "other": "someone-else"}
+    report = cleanup(["lost-ledger"], state_dir=str(tmp_path), sweep=True, sweep_platforms=["fake"])
+    assert [(line.run_id, line.what, line.outcome) for line in report.lines] == [
+        ("lost-ledger", "orphan", "removed")
+    ]
+    assert fake.present == {"other"}

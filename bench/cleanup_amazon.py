@@ -7,7 +7,7 @@ Starts moto's server on 127.0.0.1 (no network), seeds a source AMI, then per run
 1. `python -m builder build` (communicator none) with `PYBUILD_FAULT=kill@step:StepProvision`
    and its own PYBUILD_STATE_DIR: it dies by SIGKILL with a key pair, a security group
    and a running instance left, all in its ledger.
-2. `pybuild cleanup` in-process (`builder.cleanup.cleanup`), EC2 calls counted with
+2. `pybuild cleanup` in-process (`builder.leftovers.cleanup`), EC2 calls counted with
    `builder.amazon.common.sdk.CLIENT_HOOKS` (botocore's `before-call` on every client).
 3. Another killed build, then `python -m builder cleanup -state-dir=...` as a user runs it:
    wall time with interpreter start-up, requests counted by a proxy in front of moto.
@@ -122,9 +122,9 @@ def killed_build(directory: Path, state: Path, regions: list[str]) -> None:
 
 
 def library_cleanup(state: Path) -> tuple[float, Counter[str], list[str]]:
-    """`builder.cleanup.cleanup()` in this process: (seconds, EC2 calls, outcome lines)."""
+    """`builder.leftovers.cleanup()` in this process: (seconds, EC2 calls, outcome lines)."""
     from builder.amazon.common import sdk
-    from builder.cleanup import cleanup
+    from builder.leftovers import cleanup
 
     calls: Counter[str] = Counter()
 

@@ -30,6 +30,7 @@ __all__ = [
     "BuildRun",
     "Builder",
     "CancelToken",
+    "CleanupReport",
     "ConfigErrors",
     "LoadedTemplate",
     "OnError",
@@ -48,6 +49,7 @@ __all__ = [
     "Ui",
     "__version__",
     "build",
+    "cleanup",
     "load_template",
     "prepare",
     "registry",
@@ -84,6 +86,8 @@ _LAZY = {
     "registry": "builder.plugins",
     "build": "builder.api",
     "BuildReport": "builder.api",
+    "cleanup": "builder.leftovers",
+    "CleanupReport": "builder.leftovers",
 }
 
 if TYPE_CHECKING:
@@ -102,6 +106,7 @@ if TYPE_CHECKING:
         prepare,
     )
     from builder.errors import BuildCancelled, BuildError, ConfigErrors, PybuildError, TemplateError
+    from builder.leftovers import CleanupReport, cleanup
     from builder.multistep import CancelToken, OnError, Step, run_steps
     from builder.plugins import registry
     from builder.testing import RecordingSink

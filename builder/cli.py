@@ -218,7 +218,7 @@ def _print_warnings(prepared: Any, ctx: Context) -> None:
 
 
 def cmd_cleanup(values: dict[str, Any], args: list[str], ctx: Context) -> int:
-    from builder.cleanup import CleanupLine, cleanup
+    from builder.leftovers import CleanupLine, cleanup
 
     full_settings, template_platforms = None, list[str]()
     if values["template"]:

@@ -15,8 +15,7 @@ import pytest
 
 from builder.api import build
 from builder.artifact import Artifact
-from builder.common.steps import StepProvision
-from builder.common.steps import StepCleanupTempKeys, StepConnect, StepSSHKeyGen
+from builder.common.steps import StepCleanupTempKeys, StepConnect, StepProvision, StepSSHKeyGen
 from builder.components import Builder, Hook
 from builder.errors import ConfigErrors
 from builder.events import Message

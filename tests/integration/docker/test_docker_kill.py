@@ -136,8 +136,8 @@ class _ThisRunOnly:
 
 def test_a_lost_ledger_is_made_up_for_by_sweep(kill_build: KillBuild, leaks: Leaks) -> None:
     """Killed between the create call and its record, and the ledger lost: -sweep finds it."""
-    from builder.cleanup import cleanup as library_cleanup
-    from builder.cleanup import override_handler
+    from builder.leftovers import cleanup as library_cleanup
+    from builder.leftovers import override_handler
 
     killed = kill_build.run("kill@created:docker.container")
     (name,) = killed.container_names

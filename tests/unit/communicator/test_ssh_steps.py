@@ -11,18 +11,18 @@ from typing import Any
 
 import pytest
 
-from builder.communicator.config import CommunicatorConfig
-from builder.communicator.keygen import KeyPair
-from builder.communicator.none import NoneCommunicator
-from builder.communicator.ssh import _limit, _Lines, _with_env
-from builder.communicator.sshsettings import SSHSettings
-from builder.communicator.sshstream import Progress, local_size
 from builder.common.steps import (
     StepCleanupTempKeys,
     StepConnect,
     StepSSHKeyGen,
     connection_data,
 )
+from builder.communicator.config import CommunicatorConfig
+from builder.communicator.keygen import KeyPair
+from builder.communicator.none import NoneCommunicator
+from builder.communicator.ssh import _limit, _Lines, _with_env
+from builder.communicator.sshsettings import SSHSettings
+from builder.communicator.sshstream import Progress, local_size
 from builder.errors import BuildCancelled, BuildError
 from builder.multistep import CancelToken
 from builder.testing import FakeCommunicator, RecordingSink

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from builder.cleanup import cleanup
+from builder.leftovers import cleanup
 from builder.docker.artifact import BUILDER_ID_IMPORT, ExportArtifact, ImageArtifact
 from builder.docker.driver import DockerSettings
 from builder.docker.resources import DockerRemover, container_name, run_of

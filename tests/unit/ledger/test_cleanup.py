@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from builder.cleanup import cleanup, override_handler
 from builder.ledger import Ledger, LeftResource, read_run
+from builder.leftovers import cleanup, override_handler
 
 
 class FakeRemover:
@@ -201,3 +201,14 @@ def test_sweep_of_named_runs_touches_no_other_run(tmp_path: Path, fake: FakePlat
         ("lost-ledger", "orphan", "removed")
     ]
     assert fake.present == {"other"}
+
+
+def test_the_library_entry_point_is_builder_cleanup(tmp_path: Path, fake: FakePlatform) -> None:
+    import builder
+
+    fake.present |= {"a"}
+    dead_run(tmp_path, "r1", [("instance", "a")])
+    report = builder.cleanup(["r1"], state_dir=str(tmp_path))
+    assert isinstance(report, builder.CleanupReport) and report.ok
+    assert [(line.what, line.outcome) for line in report.lines] == [("a", "removed")]
+    assert "cleanup" in dir(builder) and fake.present == set()

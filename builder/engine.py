@@ -26,8 +26,22 @@ from builder.errors import (
     PybuildError,
     TemplateError,
 )
-from builder.events import BuildFinished, BuildStarted, Notice, RunFinished, Sink
-from builder.ledger import Ledger, dead_runs
+from builder.events import (
+    ArtifactMade,
+    BuildFinished,
+    BuildStarted,
+    Notice,
+    PostProcessorFinished,
+    PostProcessorStarted,
+    ProvisionerFinished,
+    ProvisionerStarted,
+    ResourceAction,
+    ResourceEvent,
+    RunFinished,
+    RunStarted,
+    Sink,
+)
+from builder.ledger import Ledger, Resource, dead_runs
 from builder.multistep import CancelToken, OnError
 from builder.plugins import registry
 from builder.redact import Redactor
@@ -487,6 +501,7 @@ class ProvisionHook:
     def __init__(self, build: Build, redactor: Redactor, ask: Callable[[str], str | None] | None):
         self.build, self.redactor, self.ask = build, redactor, ask
         self.cleanup_error: BaseException | None = None
+        self.attempts = 0  # of the provisioner running now
 
     def _data(self, data: dict[str, str]) -> dict[str, str]:
         full = default_build_data(self.build.options.run_uuid)
@@ -498,8 +513,44 @@ class ProvisionHook:
 
     def provision(self, ui: Ui, communicator: Communicator | None, data: dict[str, str]) -> None:
         full = self._data(data)
-        for run in self.build.provisioners:
-            self._run_one(ui, run, communicator, full)
+        for index, run in enumerate(self.build.provisioners):
+            self._observed(ui, index, run, communicator, full)
+
+    def _observed(
+        self,
+        ui: Ui,
+        index: int,
+        run: ProvisionerRun,
+        comm: Communicator | None,
+        data: dict[str, str],
+    ) -> None:
+        """One provisioner, announced as started and finished (with attempts) events."""
+        spec, began = run.spec, time.monotonic()
+        name = spec.type
+        ui.sink.emit(ProvisionerStarted(ui.target, index, spec.type, name))
+        self.attempts = 0
+        try:
+            self._run_one(ui, run, comm, data)
+        except BaseException as exc:
+            cancelled = isinstance(exc, BuildCancelled) or self.build.options.cancel.cancelled
+            ui.sink.emit(
+                ProvisionerFinished(
+                    ui.target,
+                    index,
+                    spec.type,
+                    name,
+                    time.monotonic() - began,
+                    "cancelled" if cancelled else "failed",
+                    self.attempts,
+                    describe_error(exc),
+                )  # fmt: skip
+            )
+            raise
+        ui.sink.emit(
+            ProvisionerFinished(
+                ui.target, index, spec.type, name, time.monotonic() - began, "ok", self.attempts
+            )
+        )
 
     def error_cleanup(
         self,
@@ -510,8 +561,9 @@ class ProvisionHook:
     ) -> None:
         if self.build.error_cleanup is None:
             return
+        index = len(self.build.provisioners)
         try:
-            self._run_one(ui, self.build.error_cleanup, communicator, self._data(data))
+            self._observed(ui, index, self.build.error_cleanup, communicator, self._data(data))
         except Exception as exc:  # noqa: BLE001 - becomes part of the build error
             self.cleanup_error = exc
 
@@ -522,6 +574,7 @@ class ProvisionHook:
         attempts = run.max_retries + 1
         for attempt in range(attempts):
             parent.check()
+            self.attempts = attempt + 1
             try:
                 self._attempt(ui, run, comm, data, parent)
                 return
@@ -610,7 +663,7 @@ def run_post_processors(
     results: list[Artifact] = []
     errors: list[str] = []
     keep_original = not build.chains
-    for chain in build.chains:
+    for ci, chain in enumerate(build.chains):
         prior = artifact
         abandoned = False
         for i, run in enumerate(chain):
@@ -621,21 +674,33 @@ def run_post_processors(
             else:
                 ui.say(f"Running post-processor: {spec.type}")
             pp_ui = ui.child(f"{build.name} ({spec.type})")
+            name, began = spec.name or spec.type, time.monotonic()
+            where = (build.name, ci, i, spec.type, name)
+            ui.sink.emit(PostProcessorStarted(*where, prior.id))
             try:
                 out, keep, force = run.plugin.post_process(pp_ui, prior)
             except BuildCancelled:
+                ui.sink.emit(PostProcessorFinished(*where, time.monotonic() - began, "cancelled"))
                 raise
             except Exception as exc:  # noqa: BLE001 - recorded as the build's error
                 errors.append(f"Post-processor failed: {exc}")
-                abandoned = True
-                break
-            if out is None:
+                seconds = time.monotonic() - began
+                ui.sink.emit(
+                    PostProcessorFinished(*where, seconds, "failed", error=describe_error(exc))
+                )
                 abandoned = True
                 break
             if spec.keep_input_artifact is not None and not (
                 keep and force and not spec.keep_input_artifact
             ):
                 keep = spec.keep_input_artifact
+            seconds = time.monotonic() - began
+            output = out.id if out is not None else ""
+            ui.sink.emit(PostProcessorFinished(*where, seconds, "ok", output, bool(keep)))
+            if out is None:
+                abandoned = True
+                break
+            ui.sink.emit(artifact_event(build.name, out, spec.type))
             if i == 0:
                 keep_original = keep_original or keep
             elif keep:
@@ -650,6 +715,12 @@ def run_post_processors(
     else:
         _destroy(artifact, ui, errors)
     return results, errors
+
+
+def artifact_event(build: str, artifact: Artifact, post_processor: str = "") -> ArtifactMade:
+    files = tuple(str(f) for f in artifact.files or ())
+    text = artifact.string()
+    return ArtifactMade(build, artifact.id, text, artifact.builder_id, files, post_processor)
 
 
 def _destroy(artifact: Artifact, ui: Ui, errors: list[str]) -> None:
@@ -667,11 +738,12 @@ def run_build(build: Build, sink: Sink, redactor: Redactor) -> BuildResult:
     hook = ProvisionHook(build, redactor, ask)
     started = time.monotonic()
     result = BuildResult(build.name)
-    sink.emit(BuildStarted(build.name))
+    sink.emit(BuildStarted(build.name, type=build.type))
     try:
         cancel.check()
         artifact = build.builder.run(ui, hook, cancel)
         if artifact is not None:
+            sink.emit(artifact_event(build.name, artifact))
             arts, errors = run_post_processors(build, ui, artifact, cancel)
             if errors:
                 result.error = BuildError("\n".join(errors), build=build.name)
@@ -696,7 +768,8 @@ def run_build(build: Build, sink: Sink, redactor: Redactor) -> BuildResult:
         result.cancelled = cancel.cancelled
     result.seconds = time.monotonic() - started
     err = None if result.error is None else describe_error(result.error)
-    sink.emit(BuildFinished(build.name, result.seconds, err, result.cancelled))
+    kept = tuple(a.id for a in result.artifacts)
+    sink.emit(BuildFinished(build.name, result.seconds, err, result.cancelled, kept))
     return result
 
 
@@ -717,10 +790,30 @@ def run(prepared: Prepared, sink: Sink) -> dict[str, BuildResult]:
         directory = pathlib.Path(options.state_dir) if options.state_dir else None
         _report_leftovers(sink, directory)
         ledger.start(directory=directory, template=prepared.loaded.path)
+    observer = _resource_events(sink)
+    ledger.observers.append(observer)
+    sink.emit(RunStarted("", options.run_uuid, tuple(b.name for b in prepared.builds)))
     try:
         return _run_builds(prepared, sink, redactor)
     finally:
+        ledger.observers.remove(observer)
         ledger.close()
+
+
+def _resource_events(sink: Sink) -> Callable[[str, str, Resource], None]:
+    actions: dict[str, ResourceAction] = {
+        "create": "creating",
+        "created": "created",
+        "released": "released",
+        "kept": "kept",
+    }
+
+    def observe(rec: str, build: str, res: Resource) -> None:
+        action = actions.get(rec)
+        if action is not None:
+            sink.emit(ResourceEvent(build, action, res.ref, res.id, res.name))
+
+    return observe
 
 
 def _report_leftovers(sink: Sink, directory: pathlib.Path | None) -> None:

@@ -21,7 +21,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,6 +141,8 @@ class BuildLedger:
         }
         body.update({k: v for k, v in fields.items() if v not in ("", None, {})})
         self.run._write(body)
+        for observer in self.run.observers:
+            observer(rec, self.build, res)
 
 
 class Ledger:
@@ -152,6 +154,8 @@ class Ledger:
         self._counter = itertools.count(1)
         self._builds: dict[str, BuildLedger] = {}
         self._lock = threading.Lock()
+        # (record, build, resource) for each record: the engine's resource events
+        self.observers: list[Callable[[str, str, Resource], None]] = []
 
     @classmethod
     def memory(cls, run_id: str = "") -> Ledger:

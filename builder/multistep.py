@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from typing import ClassVar, Protocol, TypeVar
@@ -123,6 +124,8 @@ class Step(Protocol[Ctx]):
 
 
 Asker = Callable[[str], str | None]
+# (step name, phase, seconds, outcome): phase "run" or "cleanup"; "started" has no seconds
+StepObserver = Callable[[str, str, float, str], None]
 
 
 def run_steps(
@@ -132,15 +135,18 @@ def run_steps(
     on_error: OnError = OnError.CLEANUP,
     debug_pause: Callable[[str], None] | None = None,
     ask: Asker | None = None,
+    observe: StepObserver | None = None,
 ) -> None:
     """Run steps in order; run every started step's cleanup in reverse order.
 
     `ctx.state` tells cleanups whether the run failed. With OnError.ABORT the cleanups
     are skipped after a failure (resources stay for inspection); RUN_CLEANUP_PROVISIONER
     skips all but the steps marked `keep_on_abort`. ASK asks `ask` what to do: c, a or r;
-    a retried step is cleaned up before it runs again.
+    a retried step is cleaned up before it runs again. `observe` hears each step start,
+    finish (ok, failed or cancelled) and clean up, with its duration.
     """
     state, ui = ctx.state, ctx.ui
+    seen: StepObserver = observe or _unobserved
     with ExitStack() as stack:
         started: list[Step[C]] = []
         for step in [s for s in steps if s is not None]:
@@ -148,19 +154,24 @@ def run_steps(
                 state.fail(BuildCancelled(), True)
                 raise BuildCancelled()
             faults.point(f"step:{step.name}")
-            stack.callback(_cleanup_quietly, step, ctx, debug_pause)
+            stack.callback(_cleanup_quietly, step, ctx, debug_pause, seen)
             started.append(step)
             while True:
+                seen(step.name, "run", 0.0, "started")
+                began = time.monotonic()
                 try:
                     step.run(ctx)
+                    seen(step.name, "run", time.monotonic() - began, "ok")
                     break
                 except BaseException as exc:
                     state.fail(exc, ctx.cancel.cancelled)
+                    outcome = "cancelled" if state.cancelled else "failed"
+                    seen(step.name, "run", time.monotonic() - began, outcome)
                     policy = on_error
                     if policy is OnError.ASK and not state.cancelled:
                         answer = _ask(ask, step.name, exc)
                         if answer == "r":
-                            _cleanup_quietly(step, ctx, None)
+                            _cleanup_quietly(step, ctx, None, seen)
                             state.recover()
                             continue
                         policy = OnError.ABORT if answer == "a" else OnError.CLEANUP
@@ -175,7 +186,7 @@ def run_steps(
                                 s, "keep_on_abort", False
                             )
                             if keep:
-                                _cleanup_quietly(s, ctx, None)
+                                _cleanup_quietly(s, ctx, None, seen)
                             else:
                                 ui.say(f"aborted: skipping cleanup of step {s.name!r}")
                     raise
@@ -195,14 +206,27 @@ def _ask(ask: Asker | None, name: str, exc: BaseException) -> str:
     return answer if answer in ("c", "a", "r") else "c"
 
 
-def _cleanup_quietly(step: Step[C], ctx: C, debug_pause: Callable[[str], None] | None) -> None:
+def _unobserved(name: str, phase: str, seconds: float, outcome: str) -> None:
+    pass
+
+
+def _cleanup_quietly(
+    step: Step[C],
+    ctx: C,
+    debug_pause: Callable[[str], None] | None,
+    seen: StepObserver = _unobserved,
+) -> None:
     """Run one cleanup; a failure is reported and the other cleanups still run."""
     if debug_pause is not None:
         debug_pause(f"Pausing before cleanup of step '{step.name}'. Press enter to continue.")
+    began, outcome = time.monotonic(), "ok"
     try:
         step.cleanup(ctx)
     except Exception as exc:  # noqa: BLE001 - reported, never raised past the runner
+        outcome = "failed"
         ctx.ui.error(f"Error cleaning up {step.name}: {exc}")
+    finally:
+        seen(step.name, "cleanup", time.monotonic() - began, outcome)
 
 
 class EngineOptions(Protocol):
@@ -214,7 +238,12 @@ class EngineOptions(Protocol):
     def debug(self) -> bool: ...
 
 
-def run_build_steps(steps: Sequence[Step[C] | None], ctx: C, options: EngineOptions) -> None:
+def run_build_steps(
+    steps: Sequence[Step[C] | None],
+    ctx: C,
+    options: EngineOptions,
+    observe: StepObserver | None = None,
+) -> None:
     """`run_steps` with the engine's settings: -on-error, -debug pauses, ask prompts."""
     ui = ctx.ui
 
@@ -227,4 +256,5 @@ def run_build_steps(steps: Sequence[Step[C] | None], ctx: C, options: EngineOpti
         on_error=options.on_error,
         debug_pause=pause if options.debug else None,
         ask=ui.ask,
+        observe=observe,
     )

@@ -59,7 +59,7 @@ class Redactor:
                 red = self(value)
                 if red != value:
                     changes[f.name] = red
-            elif isinstance(value, tuple) and f.name in ("data", "errors"):
+            elif isinstance(value, tuple):
                 changes[f.name] = _redact_tuple(value, self)
         return replace(event, **changes) if changes else event
 

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from builder.common.drivers import DriverFactory, public_settings
 from builder.common.run import BuildRun, RunArgs
 from builder.components import Builder
-from builder.multistep import Step, run_build_steps
+from builder.multistep import Step, StepObserver, run_build_steps
+from builder.ui import Ui
 
 if TYPE_CHECKING:
     from builder.artifact import Artifact
     from builder.components import Hook
     from builder.multistep import CancelToken
-    from builder.ui import Ui
 
 R = TypeVar("R", bound=BuildRun[Any])
 
@@ -61,5 +61,21 @@ class PlatformBuilder(Builder, Generic[R]):
             args = RunArgs(ui=ui, cancel=cancel, hook=hook, options=self.options,
                            resources=resources)  # fmt: skip
             ctx = self.new_run(args, driver)
-            run_build_steps(self.steps(), ctx, self.options)
+            run_build_steps(self.steps(), ctx, self.options, step_events(ui))
             return self.artifact(ctx)
+
+
+def step_events(ui: Ui) -> StepObserver:
+    """Step starts and ends as events of `ui`'s build (for -json and the timeline)."""
+    from builder.events import StepFinished, StepOutcome, StepStarted
+
+    def observe(name: str, phase: str, seconds: float, outcome: str) -> None:
+        if outcome == "started":
+            ui.sink.emit(StepStarted(ui.target, name))
+        else:
+            done: StepOutcome = (
+                "ok" if outcome == "ok" else "cancelled" if outcome == "cancelled" else "failed"
+            )
+            ui.sink.emit(StepFinished(ui.target, name, seconds, done, phase == "cleanup"))
+
+    return observe

@@ -285,6 +285,18 @@ def _template_settings(
     return lookup, sorted(by_platform)
 
 
+def cmd_manifest(values: dict[str, Any], args: list[str], ctx: Context) -> int:
+    if not args or args[0] != "merge":
+        raise UsageError("the only manifest subcommand is merge: pybuild manifest merge OUT IN...")
+    if len(args) < 3:
+        raise UsageError("manifest merge needs an output file and at least one input manifest")
+    from postprocessors.manifest import merge_manifests
+
+    count = merge_manifests(args[1], args[2:], run_id=values["run-id"] or None)
+    ctx.say(f"Merged {count} build(s) from {len(args) - 2} manifest(s) into {args[1]}")
+    return EXIT_OK
+
+
 def cmd_inspect(values: dict[str, Any], args: list[str], ctx: Context) -> int:
     from builder.template.template import read_template
 
@@ -352,6 +364,9 @@ def cmd_build(values: dict[str, Any], args: list[str], ctx: Context) -> int:
     from builder.render.human import HumanRenderer, colour_wanted
     from builder.render.machine import MachineReadableRenderer
 
+    stdout = ctx.out
+    if values["json"]:
+        ctx.out = ctx.err  # stdout carries the JSON lines only; text goes to stderr
     loaded = _load(values, args, ctx)
     options = RunOptions(
         only=values["only"],
@@ -369,7 +384,11 @@ def cmd_build(values: dict[str, Any], args: list[str], ctx: Context) -> int:
     names = [b.name for b in prepared.builds]
     asker = _stdin_asker(ctx) if sys.stdin is not None and sys.stdin.isatty() else None
     renderer: Any
-    if ctx.machine:
+    if values["json"]:
+        from builder.render.jsonlines import JSONLinesSink
+
+        renderer = JSONLinesSink(stdout, options.run_uuid)
+    elif ctx.machine:
         renderer = MachineReadableRenderer(ctx.out)
     else:
         renderer = HumanRenderer(
@@ -400,14 +419,48 @@ def cmd_build(values: dict[str, Any], args: list[str], ctx: Context) -> int:
                 )
             )
 
+    sink, extra = renderer, _extra_sinks(values, options.run_uuid)
+    if extra:
+        from builder.sinks import TeeSink
+
+        sink = TeeSink(renderer, *(s for s, _ in extra))
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        results = _run_interruptible(lambda: run(prepared, renderer))
+        results = _run_interruptible(lambda: run(prepared, sink))
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+        for _, finish in extra:
+            finish()
     failed = prepared.errors or any(r.error is not None for r in results.values())
     return EXIT_ERROR if failed or options.cancel.cancelled else EXIT_OK
+
+
+def _extra_sinks(values: dict[str, Any], run_id: str) -> list[tuple[Any, Callable[[], None]]]:
+    """PYBUILD_EVENTS=FILE (JSON lines) and -timeline=FILE: (sink, finish) pairs."""
+    from builder.errors import PybuildError
+
+    out: list[tuple[Any, Callable[[], None]]] = []
+    events_path = os.environ.get("PYBUILD_EVENTS", "")
+    if events_path:
+        from builder.render.jsonlines import JSONLinesSink
+
+        try:
+            stream = open(events_path, "w", encoding="utf-8")  # noqa: SIM115 - closed by finish
+        except OSError as exc:
+            raise PybuildError(
+                f"PYBUILD_EVENTS: cannot write {events_path}: {exc.strerror}"
+            ) from exc
+        out.append((JSONLinesSink(stream, run_id), stream.close))
+    timeline = values["timeline"]
+    if timeline:
+        if not timeline.endswith((".svg", ".html")):
+            raise UsageError(f"-timeline: {timeline} must end in .svg or .html")
+        from builder.render.timeline import TimelineSink
+
+        sink = TimelineSink(timeline)
+        out.append((sink, sink.write))
+    return out
 
 
 def _run_interruptible(fn: Callable[[], Any]) -> Any:
@@ -472,6 +525,8 @@ COMMANDS: dict[str, Command] = {
             ),
             Flag("parallel-builds", "int", "number of builds to run at once (0 = no limit)", 0),
             Flag("timestamp-ui", "bool", "prefix every line with a timestamp", False),
+            Flag("json", "bool", "print the run's events as JSON lines (schema v1)", False),
+            Flag("timeline", "str", "write a timeline of the run to FILE.svg or FILE.html", ""),
             *COMMON_VARS,
         ],
         cmd_build,
@@ -502,6 +557,13 @@ COMMANDS: dict[str, Command] = {
             *COMMON_VARS,
         ],
         cmd_cleanup,
+    ),
+    "manifest": Command(
+        "manifest",
+        "Merge the manifests of builds fanned out to CI jobs",
+        "Usage: pybuild manifest merge [options] OUT IN...",
+        [Flag("run-id", "str", "the run id of the merged manifest (one run of many jobs)", "")],
+        cmd_manifest,
     ),
     "inspect": Command(
         "inspect",

@@ -177,9 +177,6 @@ def cmd_version(values: dict[str, Any], args: list[str], ctx: Context) -> int:
 
 
 def cmd_validate(values: dict[str, Any], args: list[str], ctx: Context) -> int:
-    from builder.engine import RunOptions, prepare
-    from builder.errors import ConfigErrors, PybuildError
-
     if values["syntax-only"]:
         from builder.template.template import read_template
 
@@ -188,24 +185,52 @@ def cmd_validate(values: dict[str, Any], args: list[str], ctx: Context) -> int:
         read_template(args[0])
         ctx.say("Syntax-only check passed. Everything looks okay.")
         return EXIT_OK
-    loaded = _load(values, args, ctx)
-    try:
-        prepared = prepare(loaded, RunOptions(only=values["only"], except_=values["except"]))
-    except ConfigErrors as exc:
-        ctx.error("Template validation failed. Errors are shown below.\n\n" + str(exc))
-        return EXIT_ERROR
-    except PybuildError as exc:
-        ctx.error("Template validation failed. Errors are shown below.\n\n" + str(exc))
+    prepared = _prepare_checked(values, args, ctx)
+    if prepared is None:
         return EXIT_ERROR
     _print_warnings(prepared, ctx)
+    if not ctx.machine:
+        ctx.say("The configuration is valid.")
+    return EXIT_OK
+
+
+def _prepare_checked(
+    values: dict[str, Any], args: list[str], ctx: Context, force: bool = False
+) -> Any:
+    """Prepare the builds as validate does; None after printing validate's errors."""
+    from builder.engine import RunOptions, prepare
+    from builder.errors import PybuildError
+
+    loaded = _load(values, args, ctx)
+    options = RunOptions(only=values["only"], except_=values["except"], force=force)
+    try:
+        prepared = prepare(loaded, options)
+    except PybuildError as exc:
+        ctx.error("Template validation failed. Errors are shown below.\n\n" + str(exc))
+        return None
     if prepared.errors:
         parts = ["Template validation failed. Errors are shown below.\n"]
         for name, errs in sorted(prepared.errors.items()):
             parts.append(f"Errors validating build '{name}'. {errs}\n")
         ctx.error("\n".join(parts).rstrip())
+        return None
+    return prepared
+
+
+def cmd_plan(values: dict[str, Any], args: list[str], ctx: Context) -> int:
+    from builder import plan
+
+    prepared = _prepare_checked(values, args, ctx, force=values["force"])
+    if prepared is None:
         return EXIT_ERROR
-    if not ctx.machine:
-        ctx.say("The configuration is valid.")
+    doc = plan.make_plan(prepared)
+    render = {
+        "text": plan.render_text,
+        "json": plan.render_json,
+        "github-matrix": plan.render_github_matrix,
+        "gitlab-matrix": plan.render_gitlab_matrix,
+    }[values["format"]]
+    ctx.out.write(render(doc))
     return EXIT_OK
 
 
@@ -543,6 +568,25 @@ COMMANDS: dict[str, Command] = {
             *COMMON_VARS,
         ],
         cmd_validate,
+    ),
+    "plan": Command(
+        "plan",
+        "Show what a build will do, without doing it",
+        "Usage: pybuild plan [options] TEMPLATE",
+        [
+            Flag(
+                "format",
+                "str",
+                "text, json, github-matrix or gitlab-matrix",
+                "text",
+                ("text", "json", "github-matrix", "gitlab-matrix"),
+            ),
+            Flag("except", "list", "plan everything but these builds"),
+            Flag("only", "list", "plan only these builds"),
+            Flag("force", "bool", "plan as build -force would (existing outputs replaced)", False),
+            *COMMON_VARS,
+        ],
+        cmd_plan,
     ),
     "cleanup": Command(
         "cleanup",

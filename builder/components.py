@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -12,6 +12,7 @@ from builder.multistep import CancelToken, OnError
 
 if TYPE_CHECKING:
     from builder.artifact import Artifact
+    from builder.common.plan import Creates, Writes
     from builder.communicator.base import Communicator
     from builder.errors import TemplateError
     from builder.ledger import BuildLedger
@@ -95,11 +96,24 @@ class Plugin(ABC):
         """Warnings shown by validate and build; none by default."""
         return []
 
+    def plan_writes(self) -> Sequence[Writes]:
+        """Files and directories it will write on this machine (`pybuild plan`)."""
+        return ()
+
+    def plan_creates(self) -> Sequence[Creates]:
+        """What a provisioner or post-processor will create (a builder's steps say theirs)."""
+        return ()
+
 
 class Builder(Plugin):
     """A platform: turns a config into a machine, provisions it and makes an artifact."""
 
     builder_id: ClassVar[str] = ""
+    runs_provisioners: ClassVar[bool] = True  # the file builder has no machine to provision
+
+    def plan_steps(self) -> list[tuple[str, list[Creates]]] | None:
+        """Its steps and what each creates, from the config alone; None: not known."""
+        return None
 
     @abstractmethod
     def run(self, ui: Ui, hook: Hook, cancel: CancelToken) -> Artifact | None:
@@ -115,7 +129,12 @@ class Provisioner(Plugin):
 
 
 class PostProcessor(Plugin):
-    """Takes an artifact and returns (artifact, keep_input_default, force_keep)."""
+    """Takes an artifact and returns (artifact, keep_input_default, force_keep).
+
+    `keeps_input` declares that pair for `pybuild plan` (None: decided at run time).
+    """
+
+    keeps_input: ClassVar[tuple[bool, bool] | None] = None
 
     @abstractmethod
     def post_process(self, ui: Ui, artifact: Artifact) -> tuple[Artifact | None, bool, bool]:

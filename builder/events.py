@@ -69,7 +69,7 @@ class Notice(Event):
 
 @dataclass(frozen=True)
 class RunStarted(Event):
-    """The run begins: its id and the builds it will run, in template order."""
+    """The run begins: its id and the builds it will run (sorted by name, as packer does)."""
 
     run_id: str
     builds: tuple[str, ...]

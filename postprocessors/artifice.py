@@ -35,6 +35,7 @@ class ArtificePostProcessor(PostProcessor):
 
     Config = ArtificeConfig
     config: ArtificeConfig
+    keeps_input = (True, False)
 
     def post_process(self, ui: Ui, artifact: Artifact) -> tuple[Artifact | None, bool, bool]:
         if artifact.files:

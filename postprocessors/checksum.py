@@ -11,6 +11,7 @@ from typing import ClassVar
 from pydantic import field_validator
 
 from builder.artifact import Artifact
+from builder.common.plan import Writes, planned_path
 from builder.components import PostProcessor
 from builder.config import PluginConfig, StrList
 from builder.errors import PostProcessorError, PybuildError
@@ -52,6 +53,20 @@ class ChecksumPostProcessor(PostProcessor):
 
     Config = ChecksumConfig
     config: ChecksumConfig
+    keeps_input = (True, True)
+
+    def plan_writes(self) -> list[Writes]:
+        out: list[Writes] = []
+        for kind in self.config.checksum_types:
+            data = {
+                "BuildName": self.options.build_name,
+                "BuilderType": self.options.build_type,
+                "ChecksumType": kind,
+            }
+            out.append(
+                Writes(planned_path(self, self.config.output, data), f"{kind} sums", "append")
+            )
+        return out
 
     def post_process(self, ui: Ui, artifact: Artifact) -> tuple[Artifact | None, bool, bool]:
         generated = generated_data(artifact)

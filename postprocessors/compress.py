@@ -17,6 +17,7 @@ from typing import IO, Any, ClassVar, cast
 from pydantic import field_validator
 
 from builder.artifact import Artifact
+from builder.common.plan import Writes, planned_path
 from builder.components import PostProcessor
 from builder.config import PluginConfig
 from builder.errors import PostProcessorError, PybuildError
@@ -73,6 +74,11 @@ class CompressPostProcessor(PostProcessor):
 
     Config = CompressConfig
     config: CompressConfig
+    keeps_input = (False, False)
+
+    def plan_writes(self) -> list[Writes]:
+        data = {"BuildName": self.options.build_name, "BuilderType": self.options.build_type}
+        return [Writes(planned_path(self, self.config.output, data), "the archive", "overwrite")]
 
     def post_process(self, ui: Ui, artifact: Artifact) -> tuple[Artifact | None, bool, bool]:
         generated = generated_data(artifact)

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from builder.artifact import Artifact
 from builder.common.drivers import public_settings
+from builder.common.plan import Creates, Writes
 from builder.components import PostProcessor
 from builder.config import PluginConfig, StrList, config_check, option_error
 from builder.docker.artifact import BUILDER_ID, BUILDER_ID_IMPORT, ImageArtifact
@@ -87,6 +88,14 @@ class DockerTagPostProcessor(DockerPostProcessor):
 
     Config = DockerTagConfig
     config: DockerTagConfig
+    keeps_input = (True, True)
+
+    def plan_creates(self) -> list[Creates]:
+        cfg = self.config
+        tags = [t for t in [*cfg.tags, *cfg.tag] if t] or [""]
+        names = [f"{cfg.repository}:{t}" if t else cfg.repository for t in tags]
+        return [Creates(f"{PLATFORM}.tag", f"tag {name}", name) for name in names]
+
     accepts = (BUILDER_ID_TAG, BUILDER_ID_IMPORT)
     refusal = "Can only tag from Docker builder artifacts."
 
@@ -155,6 +164,12 @@ class DockerImportPostProcessor(DockerPostProcessor):
 
     Config = DockerImportConfig
     config: DockerImportConfig
+    keeps_input = (False, False)
+
+    def plan_creates(self) -> list[Creates]:
+        name = f"{self.config.repository}:{self.config.tag or 'latest'}"
+        return [Creates(f"{PLATFORM}.image", f"image {name} imported from the artifact", name)]
+
     accepts = (BUILDER_ID, BUILDER_ID_ARTIFICE)
     refusal = (
         "Can only import from Docker builder and Artifice post-processor artifacts. If you "
@@ -203,6 +218,7 @@ class DockerPushPostProcessor(DockerPostProcessor):
 
     Config = DockerPushConfig
     config: DockerPushConfig
+    keeps_input = (True, False)
     accepts = (BUILDER_ID_IMPORT, BUILDER_ID_TAG)
     refusal = "Can only import from docker-import and docker-tag artifacts."
 
@@ -259,6 +275,15 @@ class DockerSavePostProcessor(DockerPostProcessor):
 
     Config = DockerSaveConfig
     config: DockerSaveConfig
+    keeps_input = (True, False)
+
+    def plan_creates(self) -> list[Creates]:
+        path = os.path.abspath(self.config.path)
+        return [Creates(f"{LOCAL}.file", f"image tarball {path}", path)]
+
+    def plan_writes(self) -> list[Writes]:
+        return [Writes(os.path.abspath(self.config.path), "the saved image", "overwrite")]
+
     accepts = (BUILDER_ID_IMPORT, BUILDER_ID_TAG)
     refusal = "Can only save Docker builder artifacts."
 

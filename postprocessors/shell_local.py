@@ -17,6 +17,7 @@ class ShellLocalPostProcessor(PostProcessor):
 
     Config = ShellLocalConfig
     config: ShellLocalConfig
+    keeps_input = (True, True)
 
     def post_process(self, ui: Ui, artifact: Artifact) -> tuple[Artifact | None, bool, bool]:
         data = artifact.state("generated_data") or {"ID": artifact.id}

@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from builder.common.drivers import DriverFactory, public_settings
+from builder.common.plan import Creates, PlannedStep
 from builder.common.run import BuildRun, RunArgs
 from builder.components import Builder
 from builder.multistep import Step, StepObserver, run_build_steps
@@ -52,6 +53,18 @@ class PlatformBuilder(Builder, Generic[R]):
     @abstractmethod
     def artifact(self, ctx: R) -> Artifact | None:
         """What the finished build produced."""
+
+    def plan_steps(self) -> list[tuple[str, list[Creates]]]:
+        """Each step's name and what it will create, as the ledger will record it."""
+        out: list[tuple[str, list[Creates]]] = []
+        for step in self.steps():
+            if step is None:
+                continue
+            creates = step.plan(self.config, self.options.build_name) if isinstance(
+                step, PlannedStep
+            ) else []  # fmt: skip
+            out.append((step.name, list(creates)))
+        return out
 
     def run(self, ui: Ui, hook: Hook, cancel: CancelToken) -> Artifact | None:
         resources = self.options.resources

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from builder.artifact import Artifact
 from builder.common.builder import PlatformBuilder
+from builder.common.plan import Writes
 from builder.common.run import RunArgs
 from builder.common.steps import StepConnect, StepConnectNone
 from builder.docker.artifact import BUILDER_ID, BUILDER_ID_IMPORT, ExportArtifact, ImageArtifact
@@ -42,6 +44,12 @@ class Builder(PlatformBuilder[DockerRun]):
 
     def new_run(self, args: RunArgs, driver: DockerDriver) -> DockerRun:
         return DockerRun(**args, config=self.config, driver=driver)
+
+    def plan_writes(self) -> list[Writes]:
+        cfg = self.config
+        if cfg.commit or not cfg.export_path:
+            return []
+        return [Writes(os.path.abspath(cfg.export_path), "the container's export", "overwrite")]
 
     def steps(self) -> Sequence[Step[DockerRun] | None]:
         cfg = self.config

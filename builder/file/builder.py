@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from builder.artifact import Artifact
 from builder.common.builder import PlatformBuilder
+from builder.common.plan import Creates, Writes
 from builder.common.run import BuildRun, RunArgs
 from builder.errors import BuildError
 from builder.file.config import FileConfig
@@ -29,6 +30,9 @@ class StepWriteFile:
 
     name: ClassVar[str] = "StepWriteFile"
     _written: Resource | None = None
+
+    def plan(self, config: FileConfig, build_name: str) -> list[Creates]:
+        return [Creates(f"{LOCAL}.file", f"file {config.target}", config.target)]
 
     def run(self, ctx: FileRun) -> None:
         cfg = ctx.config
@@ -98,6 +102,7 @@ class Builder(PlatformBuilder[FileRun]):
 
     Config = FileConfig
     builder_id = BUILDER_ID
+    runs_provisioners = False  # as Packer's: it never calls the provisioning hook
     config: FileConfig
 
     def warnings(self) -> list[str]:
@@ -107,6 +112,9 @@ class Builder(PlatformBuilder[FileRun]):
 
     def new_run(self, args: RunArgs, driver: Any) -> FileRun:
         return FileRun(**args, config=self.config)
+
+    def plan_writes(self) -> list[Writes]:
+        return [Writes(self.config.target, "the file", "overwrite")]
 
     def steps(self) -> Sequence[Step[FileRun] | None]:
         return [StepWriteFile()]

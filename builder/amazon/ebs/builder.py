@@ -85,7 +85,7 @@ class Builder(PlatformBuilder[AmazonRun]):
             StepModifyInstance(),
             StepDeregisterAMI(),
             StepCreateAMI(skip=cfg.skip_create_ami, devices=list(cfg.ami_block_device_mappings)),
-            StepAMIRegionCopy(),
+            StepAMIRegionCopy(skip=cfg.skip_create_ami),
             StepModifyAMIAttributes(),
             StepCreateTags(),
         ]

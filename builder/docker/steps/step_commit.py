@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass
 from typing import ClassVar
 
+from builder.common.plan import Creates
+from builder.docker.config import DockerConfig
 from builder.docker.resources import PLATFORM, remove_commit
 from builder.docker.run import DockerRun
 from builder.errors import BuildError, DriverError
@@ -31,6 +33,10 @@ class StepCommit:
     _image: str = ""
     _res: Resource | None = None
     _since: float = 0.0
+
+    def plan(self, config: DockerConfig, build_name: str) -> list[Creates]:
+        changes = f" with {len(config.changes)} change(s)" if config.changes else ""
+        return [Creates(f"{PLATFORM}.image", f"image committed from the container{changes}")]
 
     def run(self, ctx: DockerRun) -> None:
         cfg = ctx.config

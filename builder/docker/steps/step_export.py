@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from typing import ClassVar
 
+from builder.common.plan import Creates
+from builder.docker.config import DockerConfig
 from builder.docker.run import DockerRun
 from builder.errors import BuildError, DriverError
 from builder.ledger import LOCAL, Resource
@@ -22,6 +24,10 @@ class StepExport:
     name: ClassVar[str] = "StepExport"
     _path: str = ""
     _res: Resource | None = None
+
+    def plan(self, config: DockerConfig, build_name: str) -> list[Creates]:
+        path = os.path.abspath(config.export_path)
+        return [Creates(f"{LOCAL}.file", f"the container's filesystem as a tar in {path}", path)]
 
     def run(self, ctx: DockerRun) -> None:
         path = os.path.abspath(ctx.config.export_path)

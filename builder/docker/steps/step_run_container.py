@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from builder.common.plan import Creates
+from builder.docker.config import DockerConfig
 from builder.docker.resources import PLATFORM, container_name
 from builder.docker.run import DockerRun
 from builder.docker.runargs import ContainerSpec, RunArgsError, parse_run_command, shell_join
@@ -61,6 +63,16 @@ class StepRunContainer:
     name: ClassVar[str] = "StepRun"
     _started: str = ""
     _res: Resource | None = None
+
+    def plan(self, config: DockerConfig, build_name: str) -> list[Creates]:
+        try:
+            named = parse_run_command(config.run_args).name
+        except RunArgsError:
+            named = ""
+        base = container_name(build_name, "").rsplit("_", 1)[0]
+        name = named or f"{base}_<run id>_<random>"
+        what = f"container {name} from image {config.image}"
+        return [Creates(f"{PLATFORM}.container", what, name)]
 
     def run(self, ctx: DockerRun) -> None:
         ctx.ui.say("Starting docker container...")

@@ -8,15 +8,22 @@ import shutil
 from dataclasses import dataclass
 from typing import ClassVar
 
+from builder.common.plan import Creates
+from builder.docker.config import DockerConfig
 from builder.docker.run import DockerRun
 from builder.errors import BuildError
 from builder.ledger import LOCAL, Resource
 
 
-def packer_tmp_root() -> str:
-    """Packer's ConfigTmpDir: $PACKER_TMP_DIR, else ~/.packer.d (created when missing)."""
+def packer_tmp_path() -> str:
+    """Packer's ConfigTmpDir: $PACKER_TMP_DIR, else ~/.packer.d."""
     root = os.environ.get("PACKER_TMP_DIR") or os.path.join(os.path.expanduser("~"), ".packer.d")
-    root = os.path.abspath(root)
+    return os.path.abspath(root)
+
+
+def packer_tmp_root() -> str:
+    """`packer_tmp_path()`, created when missing."""
+    root = packer_tmp_path()
     os.makedirs(root, mode=0o755, exist_ok=True)
     return root
 
@@ -32,6 +39,11 @@ class StepTempDir:
     name: ClassVar[str] = "StepTempDir"
     _made: str = ""
     _res: Resource | None = None
+
+    def plan(self, config: DockerConfig, build_name: str) -> list[Creates]:
+        path = os.path.join(packer_tmp_path(), "tmp<random>")
+        what = f"temporary directory {path}, mounted at {config.shared_dir}"
+        return [Creates(f"{LOCAL}.dir", what, path)]
 
     def run(self, ctx: DockerRun) -> None:
         ctx.ui.say("Creating a temporary directory for sharing data...")

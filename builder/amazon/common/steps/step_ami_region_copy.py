@@ -7,13 +7,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from builder.amazon.common.driver import AwsError
+from builder.amazon.common.driver import PLATFORM, AwsError
 from builder.amazon.common.lifecycle import destroy_images, wait_image_available
 from builder.amazon.common.steps.helpers import multi_error, record_snapshots, utc_stamp
+from builder.common.plan import Creates
 from builder.common.wait import WaitFailed
 from builder.errors import BuildCancelled, BuildError
 
 if TYPE_CHECKING:
+    from builder.amazon.common.config import AmazonConfig
     from builder.amazon.common.run import AmazonRun
 
 
@@ -27,8 +29,25 @@ class StepAMIRegionCopy:
     """
 
     name: ClassVar[str] = "StepAMIRegionCopy"
+    skip: bool = False  # skip_create_ami: no AMI, nothing to copy (for the plan)
     _copies: dict[str, str] = field(default_factory=dict)  # region -> copy id
     _intermediary: str = ""
+
+    def plan(self, config: AmazonConfig, build_name: str) -> list[Creates]:
+        if self.skip:
+            return []
+        build_region = config.build_region()
+        regions = config.copy_regions(build_region)
+        temporary = config.encrypt_boot or config.skip_save_build_region
+        if temporary and not config.skip_save_build_region:
+            regions.append(build_region)
+        out: list[Creates] = []
+        for region in regions:
+            encrypted = " (encrypted)" if config.encrypt_boot else ""
+            what = f"copy of the AMI in {region or 'the build region'}{encrypted}"
+            out.append(Creates(f"{PLATFORM}.image", what, config.ami_name))
+            out.append(Creates(f"{PLATFORM}.snapshot", f"the copy's snapshots in {region}"))
+        return out
 
     def run(self, ctx: AmazonRun) -> None:
         cfg, ui = ctx.config, ctx.ui

@@ -8,14 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from builder.amazon.common.driver import AwsError
+from builder.amazon.common.driver import PLATFORM, AwsError
 from builder.amazon.common.lifecycle import destroy_images, wait_image_available
 from builder.amazon.common.steps.helpers import record_snapshots, resolve_ami_name, utc_stamp
+from builder.common.plan import Creates
 from builder.common.wait import WaitFailed
 from builder.errors import BuildError
 
 if TYPE_CHECKING:
-    from builder.amazon.common.config import BlockDevice
+    from builder.amazon.common.config import AmazonConfig, BlockDevice
     from builder.amazon.common.run import AmazonRun
     from builder.ledger import Resource
 
@@ -33,6 +34,18 @@ class StepCreateAMI:
     devices: Sequence[BlockDevice] = field(default_factory=list)  # ami_block_device_mappings
     _image: Resource | None = None
     _region: str = ""
+
+    def plan(self, config: AmazonConfig, build_name: str) -> list[Creates]:
+        if self.skip:
+            return []
+        temporary = config.encrypt_boot or config.skip_save_build_region
+        what = f"AMI {config.ami_name}" + (
+            " (temporary: copied, then removed)" if temporary else ""
+        )
+        return [
+            Creates(f"{PLATFORM}.image", what, config.ami_name),
+            Creates(f"{PLATFORM}.snapshot", "a snapshot of each of the AMI's volumes"),
+        ]
 
     def run(self, ctx: AmazonRun) -> None:
         cfg, ui, driver = ctx.config, ctx.ui, ctx.driver

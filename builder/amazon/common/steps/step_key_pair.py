@@ -6,12 +6,14 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from builder.amazon.common.driver import AwsError
+from builder.amazon.common.driver import PLATFORM, AwsError
+from builder.common.plan import Creates
 from builder.communicator.keygen import KeyPair, write_private_key
 from builder.errors import BuildError
 from builder.ledger import LOCAL
 
 if TYPE_CHECKING:
+    from builder.amazon.common.config import AmazonConfig
     from builder.amazon.common.run import AmazonRun
     from builder.ledger import Resource
 
@@ -29,6 +31,12 @@ class StepKeyPair:
     debug_key_path: str = ""
     _created: Resource | None = None
     _debug_file: Resource | None = None
+
+    def plan(self, config: AmazonConfig, build_name: str) -> list[Creates]:
+        if config.ssh_private_key_file or config.ssh_agent_auth or not self.temporary_name:
+            return []
+        name = config.temporary_key_pair_name or "packer_<uuid>"
+        return [Creates(f"{PLATFORM}.key_pair", f"temporary key pair {name}", name)]
 
     def run(self, ctx: AmazonRun) -> None:
         cfg, ui = ctx.config, ctx.ui

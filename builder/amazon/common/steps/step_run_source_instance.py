@@ -7,13 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from builder.amazon.common.driver import AwsError, Instance, LaunchSpec
+from builder.amazon.common.driver import PLATFORM, AwsError, Instance, LaunchSpec
 from builder.amazon.common.lifecycle import instance_state_check, wait_terminated
 from builder.amazon.common.steps.helpers import user_data_bytes
+from builder.common.plan import Creates
 from builder.common.wait import WaitFailed, retry, wait_until
 from builder.errors import BuildError
 
 if TYPE_CHECKING:
+    from builder.amazon.common.config import AmazonConfig
     from builder.amazon.common.run import AmazonRun
     from builder.ledger import Resource
 
@@ -29,6 +31,18 @@ class StepRunSourceInstance:
 
     name: ClassVar[str] = "StepRunSourceInstance"
     _launched: Resource | None = None
+
+    def plan(self, config: AmazonConfig, build_name: str) -> list[Creates]:
+        if config.source_ami:
+            source = config.source_ami
+        else:
+            filt = config.source_ami_filter
+            terms = ", ".join(f"{k}={v}" for k, v in sorted(filt.filters.items()))
+            owners = f" owned by {', '.join(filt.owners)}" if filt.owners else ""
+            newest = "the newest AMI" if filt.most_recent else "the one AMI"
+            source = f"{newest} matching {terms or 'any name'}{owners}"
+        what = f"instance {config.instance_type} from {source}"
+        return [Creates(f"{PLATFORM}.instance", what)]
 
     def run(self, ctx: AmazonRun) -> None:
         cfg, ui, driver = ctx.config, ctx.ui, ctx.driver

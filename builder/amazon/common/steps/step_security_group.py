@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from builder.amazon.common.driver import AwsError
+from builder.amazon.common.driver import PLATFORM, AwsError
 from builder.amazon.common.lifecycle import GROUP_GONE, delete_security_group
 from builder.amazon.common.steps.helpers import go_list, packer_uuid
+from builder.common.plan import Creates
 from builder.common.wait import WaitFailed, wait_until
 from builder.errors import BuildError
 
 if TYPE_CHECKING:
+    from builder.amazon.common.config import AmazonConfig
     from builder.amazon.common.run import AmazonRun
     from builder.ledger import Resource
 
@@ -26,6 +28,15 @@ class StepSecurityGroup:
 
     name: ClassVar[str] = "StepSecurityGroup"
     _created: Resource | None = None
+
+    def plan(self, config: AmazonConfig, build_name: str) -> list[Creates]:
+        if config.security_groups() or config.security_group_filter.filters:
+            return []
+        sources = ", ".join(config.source_cidrs())
+        what = (
+            f"temporary security group packer_<uuid> allowing {config.ssh_port}/tcp from {sources}"
+        )
+        return [Creates(f"{PLATFORM}.security_group", what, "packer_<uuid>")]
 
     def run(self, ctx: AmazonRun) -> None:
         cfg, ui, driver = ctx.config, ctx.ui, ctx.driver

@@ -313,6 +313,9 @@ def _template_settings(
 def cmd_manifest(values: dict[str, Any], args: list[str], ctx: Context) -> int:
     if not args or args[0] != "merge":
         raise UsageError("the only manifest subcommand is merge: pybuild manifest merge OUT IN...")
+    sub_values, rest = parse_flags(COMMANDS["manifest"], args[1:])  # flags after `merge` too
+    values = {k: sub_values[k] or v for k, v in values.items()}
+    args = ["merge", *rest]
     if len(args) < 3:
         raise UsageError("manifest merge needs an output file and at least one input manifest")
     from postprocessors.manifest import merge_manifests

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from pydantic import field_validator
 
 from builder.artifact import Artifact
+from builder.common.plan import Writes
 from builder.components import PostProcessor
 from builder.config import PluginConfig
 from builder.errors import PostProcessorError, PybuildError
@@ -79,6 +80,11 @@ class ManifestPostProcessor(PostProcessor):
 
     Config = ManifestConfig
     config: ManifestConfig
+    keeps_input = (True, True)
+
+    def plan_writes(self) -> list[Writes]:
+        what = "the manifest (replaced: -force)" if self.options.force else "the manifest"
+        return [Writes(self.config.output, what, "overwrite" if self.options.force else "append")]
 
     def post_process(self, ui: Ui, artifact: Artifact) -> tuple[Artifact | None, bool, bool]:
         cfg = self.config

@@ -95,11 +95,6 @@ def test_with_run_id_the_merge_reads_as_one_run(
     assert text.startswith('{\n  "builds": [\n    {\n      "name": "b",\n') and text[-1] == "}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="builder/cli.py parses flags only before the subcommand: "
-    "`manifest merge -run-id=X OUT IN` (the documented usage) takes -run-id=X as OUT",
-)
 def test_run_id_after_merge_as_the_usage_line_shows(
     tmp_path: Path, fan_out: tuple[Path, Path, Path]
 ) -> None:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install and start what the integration tests need: dockerd, the local Debian base image
-# (debootstrap, no registry) and the sshd test-host image. Idempotent; run as root.
+# (debootstrap, no registry), the sshd test-host image and headless Chromium (the timeline
+# test). Idempotent; run as root.
 #   bash tests/testbed/setup.sh
 # Environment: PYBUILD_TESTBED_MIRROR (default http://deb.debian.org/debian),
 #              PYBUILD_TESTBED_CACHE (default /var/cache/pybuild-testbed).
@@ -47,6 +48,7 @@ install_packages() {
     command -v scp >/dev/null || missing+=(openssh-client)
     [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)   # docker-push tests
     command -v packer >/dev/null || missing+=(packer)               # parity tests and bench/
+    [ -x /usr/bin/chromium ] || missing+=(chromium)                 # timeline browser test
   fi
   [ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
   if [ ${#missing[@]} -eq 0 ]; then

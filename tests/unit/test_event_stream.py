@@ -158,3 +158,18 @@ def test_progress_is_thinned_to_about_once_a_second_and_keeps_the_end() -> None:
 def test_time_is_rfc3339_utc_with_milliseconds() -> None:
     assert rfc3339(0.0) == "1970-01-01T00:00:00.000Z"
     assert rfc3339(1796220895.1234) == "2026-12-02T14:14:55.123Z"
+
+
+def test_timeline_flag_writes_the_picture_of_the_run(
+    cli: Callable[..., Any], template: Callable[..., Path], tmp_path: Path
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    template({"builders": [{"type": "null", "name": "lane-a", "communicator": "none"}]})
+    proc = cli("build", "-timeline=run.svg", "t.json")
+    assert proc.returncode == 0, proc.stdout
+    root = ET.parse(tmp_path / "run.svg").getroot()
+    texts = " ".join(t.text or "" for t in root.iter() if t.tag.endswith("text"))
+    assert "lane-a" in texts
+    bad = cli("build", "-timeline=run.png", "t.json")
+    assert bad.returncode == 1 and "must end in .svg or .html" in bad.stdout

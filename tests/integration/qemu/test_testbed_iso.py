@@ -152,8 +152,9 @@ def banner_answers(port: int) -> bool:
 def qemu_command(
     qemu: str, iso: Path, disk: Path, run_dir: Path, ssh_port: int, vnc_port: int
 ) -> list[str]:
-    """Packer 1.6.6's default qemu arguments for an ISO build with accelerator tcg, headless,
-    the SSH forward bound to 127.0.0.1, plus QMP and a serial console file for the test."""
+    """The arguments Debian's packer 1.6.6 runs qemu with (as its PACKER_LOG shows) for an ISO
+    build with accelerator tcg, headless, qemuargs binding the SSH forward to 127.0.0.1; plus
+    -display none, QMP and a serial console file for this test."""
     return [
         qemu,
         "-name", "pybuild-testbed",
@@ -163,7 +164,7 @@ def qemu_command(
         "-netdev", f"user,id=user.0,hostfwd=tcp:127.0.0.1:{ssh_port}-:22",
         "-device", "virtio-net,netdev=user.0",
         "-drive", f"file={disk},if=virtio,cache=writeback,discard=ignore,format=qcow2",
-        "-drive", f"file={iso},index=0,media=cdrom",
+        "-drive", f"file={iso},media=cdrom",
         "-vnc", f"127.0.0.1:{vnc_port - 5900}",
         "-display", "none",
         "-qmp", f"unix:{run_dir / 'qmp.sock'},server=on,wait=off",

@@ -150,6 +150,7 @@ main() {
   t="$(now)"; build_base_image; say "phase base image: $(took "$t") s"
   if [ "$BASE_ONLY" = 0 ]; then
     t="$(now)"; build_sshd_image; say "phase sshd image: $(took "$t") s"
+    t="$(now)"; bash "$HERE/qemu.sh"; say "phase qemu: $(took "$t") s"
   fi
   say "ready in $(took "$t0") s"
 }

@@ -12,8 +12,8 @@ import pytest
 from builder.amazon.common.driver import AwsError, LaunchSpec, SessionSettings
 from builder.amazon.common.polling import Polling
 from builder.amazon.common.resources import HANDLER, AmazonRemover
-from builder.leftovers import cleanup
 from builder.ledger import RUN_TAG, LeftResource, read_run, run_files
+from builder.leftovers import cleanup
 from builder.multistep import CancelToken, OnError
 from tests.fakes.amazon import FakeCloud
 from tests.unit.amazon.conftest import SOURCE, base_config, build

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from builder.leftovers import cleanup
 from builder.docker.artifact import BUILDER_ID_IMPORT, ExportArtifact, ImageArtifact
 from builder.docker.driver import DockerSettings
 from builder.docker.resources import DockerRemover, container_name, run_of
@@ -16,6 +15,7 @@ from builder.docker.run import DockerRun
 from builder.engine import RunOptions, load_template, prepare, run
 from builder.errors import BuildError, DriverError
 from builder.ledger import Ledger, LeftResource, read_run, run_files
+from builder.leftovers import cleanup
 from builder.multistep import OnError, Step
 from builder.testing import RecordingSink
 from tests.conftest import write_template

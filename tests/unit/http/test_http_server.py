@@ -145,3 +145,24 @@ def _free(port: int) -> bool:
         return False
     finally:
         s.close()
+
+
+def test_a_client_that_resets_is_logged_not_printed(
+    site: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import struct
+
+    (site / "big.bin").write_bytes(b"x" * 8_000_000)
+    lines: list[str] = []
+    first = free_ports(1)
+    with FileServer(directory=str(site), log=lines.append) as server:
+        _, port = server.start("127.0.0.1", first, first)
+        client = socket.create_connection(("127.0.0.1", port), timeout=10)
+        client.sendall(b"GET /big.bin HTTP/1.0\r\n\r\n")
+        client.recv(1024)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # a reset mid-transfer
+        assert get(port, "/ks.cfg")[0] == 200  # and the server still answers
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    assert all(line.startswith("HTTP server: ") for line in lines), lines

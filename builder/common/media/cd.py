@@ -119,7 +119,10 @@ def write_iso(
 
     `check()` is called as the image is written and may raise to stop (a cancelled build).
     """
-    import pycdlib
+    try:
+        import pycdlib
+    except ImportError as exc:
+        raise BuildError(f"Error creating CD: pycdlib cannot be imported: {exc}") from exc
 
     def progress(done: int, total: int, opaque: object) -> None:
         if check is not None:

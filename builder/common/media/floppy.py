@@ -197,7 +197,10 @@ def format_floppy(path: str, label: str) -> None:
 
 def write_floppy(path: str, label: str, items: list[FloppyItem]) -> None:
     """Format `path` and copy the (checked) items onto it."""
-    from pyfatfs.PyFatFS import PyFatFS
+    try:
+        from pyfatfs.PyFatFS import PyFatFS
+    except ImportError as exc:  # pyfatfs's `fs` imports pkg_resources (setuptools < 82)
+        raise BuildError(f"Error creating floppy: pyfatfs cannot be imported: {exc}") from exc
 
     format_floppy(path, label)
     fs = PyFatFS(path)

@@ -9,13 +9,23 @@ from builder.common.steps.connect import (
     temporary_key_name,
 )
 from builder.common.steps.provision import StepProvision
+from builder.common.steps.shutdown import (
+    DEFAULT_SHUTDOWN_TIMEOUT,
+    ShutdownConfig,
+    ShutdownRun,
+    StepShutdown,
+)
 
 __all__ = [
+    "DEFAULT_SHUTDOWN_TIMEOUT",
+    "ShutdownConfig",
+    "ShutdownRun",
     "StepCleanupTempKeys",
     "StepConnect",
     "StepConnectNone",
     "StepProvision",
     "StepSSHKeyGen",
+    "StepShutdown",
     "connection_data",
     "temporary_key_name",
 ]

@@ -52,7 +52,7 @@ sys.exit(main())
 
 
 def marked_processes(mark: str) -> list[int]:
-    """Live processes (qemu) whose environment carries this test's mark."""
+    """Live qemu processes (they carry a PYBUILD_QEMU_ID) that have this test's mark."""
     found = []
     needle = f"{MARK}={mark}".encode()
     for name in os.listdir("/proc"):
@@ -65,7 +65,8 @@ def marked_processes(mark: str) -> list[int]:
                 zombie = f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
         except OSError:
             continue
-        if needle in env and not zombie and int(name) != os.getpid():
+        qemu = any(item.startswith(b"PYBUILD_QEMU_ID=") for item in env)  # not pybuild itself
+        if needle in env and qemu and not zombie:
             found.append(int(name))
     return found
 

@@ -174,3 +174,31 @@ def test_a_device_override_that_names_the_net_device_is_left_alone() -> None:
     assert [v for k, v in pairs(out) if k == "-device"] == [
         "virtio-net,netdev=user.0,mac=52:54:00:00:00:01"
     ]
+
+
+def test_the_command_line_renders_every_qemuargs_variable(tmp_path: Any) -> None:
+    """`{{ .HTTPIP }}`, `{{ .HTTPPort }}`, `{{ .HTTPDir }}`, `{{ .OutputDir }}`, `{{ .Name }}`,
+    `{{ .SSHHostPort }}` through the template engine, as StepRun renders them."""
+    from builder.components import PluginOptions
+    from builder.ledger import Ledger
+    from builder.multistep import CancelToken
+    from builder.qemu.run import QemuRun
+    from builder.qemu.steps.step_run import command_line
+    from builder.template.funcs import RenderContext
+    from builder.testing import RecordingSink
+    from builder.ui import Ui
+    from tests.unit.qemu.fakes import FakeQemuDriver
+
+    (tmp_path / "www").mkdir()
+    row = "{{ .HTTPIP }}|{{ .HTTPPort }}|{{ .HTTPDir }}|{{ .OutputDir }}|{{ .Name }}|{{ .SSHHostPort }}"
+    cfg = config(headless=True, http_directory=str(tmp_path / "www"), qemuargs=[["-x", row]])
+    render = RenderContext(user_vars={}, template_path=None, build_name="b", build_type="qemu")
+    options = PluginOptions(build_name="b", build_type="qemu", render=render)
+    ctx = QemuRun(ui=Ui(RecordingSink(), "b"), cancel=CancelToken(), hook=None,  # type: ignore[arg-type]
+                  options=options, resources=Ledger.memory("r").build("b"), config=cfg,
+                  driver=FakeQemuDriver(), output_dir="out", vm_name="vm",
+                  http_ip="10.0.2.2", http_port=8123, host_port=3456, vnc_port=5901,
+                  disk_paths=["out/vm"])  # fmt: skip
+    args = command_line(ctx, 7)
+    assert args[args.index("-x") + 1] == f"10.0.2.2|8123|{tmp_path / 'www'}|out|vm|3456"
+    assert args[args.index("-netdev") + 1] == "user,id=user.0,hostfwd=tcp:127.0.0.1:3456-:22"

@@ -220,10 +220,12 @@ def _prepare_checked(
 def cmd_plan(values: dict[str, Any], args: list[str], ctx: Context) -> int:
     from builder import plan
 
-    prepared = _prepare_checked(values, args, ctx, force=values["force"])
+    # Prepared as -force would be, so an existing output directory shows in the plan as
+    # "-force needed" instead of stopping it; the user's -force decides what is reported.
+    prepared = _prepare_checked(values, args, ctx, force=True)
     if prepared is None:
         return EXIT_ERROR
-    doc = plan.make_plan(prepared)
+    doc = plan.make_plan(prepared, force=values["force"])
     render = {
         "text": plan.render_text,
         "json": plan.render_json,

@@ -31,8 +31,12 @@ MASK = "<sensitive>"
 
 
 # --------------------------------------------------------------------------- building
-def make_plan(prepared: Prepared) -> dict[str, Any]:
-    """The plan of every prepared build, as the JSON document `-format=json` prints."""
+def make_plan(prepared: Prepared, force: bool | None = None) -> dict[str, Any]:
+    """The plan of every prepared build, as the JSON document `-format=json` prints.
+
+    `force`: whether the build will run with -force (default: the prepared options').
+    """
+    force = prepared.options.force if force is None else force
     redact = prepared.loaded.redactor
     template = prepared.loaded.template
     specs = {spec.name: spec for spec in template.builders}
@@ -40,12 +44,12 @@ def make_plan(prepared: Prepared) -> dict[str, Any]:
     for build in prepared.builds:
         spec = specs.get(build.raw_name)
         keys = list(spec.config) if spec is not None else []
-        builds.append(_build_plan(build, keys, prepared.options.force, redact))
+        builds.append(_build_plan(build, keys, force, redact))
     doc = {
         "plan_version": PLAN_VERSION,
         "template": os.path.abspath(template.path) if template.path else None,
         "run_id": RUNTIME,
-        "force": prepared.options.force,
+        "force": force,
         "builds": builds,
     }
     return _masked(doc, redact)

@@ -83,8 +83,7 @@ class ManifestPostProcessor(PostProcessor):
     keeps_input = (True, True)
 
     def plan_writes(self) -> list[Writes]:
-        what = "the manifest (replaced: -force)" if self.options.force else "the manifest"
-        return [Writes(self.config.output, what, "overwrite" if self.options.force else "append")]
+        return [Writes(self.config.output, "the manifest (a -force run starts it anew)", "append")]
 
     def post_process(self, ui: Ui, artifact: Artifact) -> tuple[Artifact | None, bool, bool]:
         cfg = self.config

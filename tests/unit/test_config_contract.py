@@ -43,6 +43,8 @@ NOT_SECRET = {
     "shared_credentials_file": "a file path, not the credentials",
     # amazon: a switch that skips the STS credentials check
     "skip_credential_validation": "a boolean switch",
+    # qemu: whether qemu's VNC server asks for the (generated, secret-marked) password
+    "vnc_use_password": "a boolean switch",
 }
 
 

@@ -268,3 +268,29 @@ def test_unknown_format_is_a_usage_error(
     template({"builders": [{"type": "null", "communicator": "none"}]})
     proc = plan(cli, "-format=yaml", "t.json")
     assert proc.returncode == 1 and "expected one of" in proc.stdout
+
+
+def test_an_existing_output_directory_is_planned_as_needing_force(
+    cli: Callable[..., Any], template: Callable[..., Path], tmp_path: Path
+) -> None:
+    (tmp_path / "output-qemu").mkdir()
+    template(
+        {
+            "builders": [
+                {
+                    "type": "qemu",
+                    "iso_url": "file:///nonexistent.iso",
+                    "iso_checksum": "none",
+                    "communicator": "none",
+                    "shutdown_timeout": "1s",
+                }
+            ]
+        }
+    )
+    assert cli("validate", "t.json").returncode == 1  # as packer: it exists, no -force
+    [build] = builds_of(plan(cli, "-format=json", "t.json").stdout).values()
+    [out] = [f for f in build["files"] if f["path"].endswith("output-qemu")]
+    assert out["mode"] == "refuse" and out["exists"] and out["needs_force"]
+    [forced] = builds_of(plan(cli, "-format=json", "-force", "t.json").stdout).values()
+    assert not [f for f in forced["files"] if f["needs_force"]]
+    assert "-force needed" in plan(cli, "t.json").stdout

@@ -135,7 +135,7 @@ def download(
             ""
             if is_local(u)
             else cache_target(u, digest, target_path=target_path, extension=extension)
-        ),  # fmt: skip
+        ),
     )
     for target, group in by_target:
         cancel.check()
@@ -233,11 +233,11 @@ def _fetch_group(
     """Under the target's lock: use the cached file, else fetch from each URL in turn."""
     part = _Part(target, digest, resources)
     try:
-        for url in urls:
+        for index, url in enumerate(urls):
             shown = redacted(url)
             ui.say(f"Trying {shown}")
             ui.say(f"Trying {_with_checksum(shown, digest)}")
-            if _cached(target, digest, ui, cancel):
+            if index == 0 and _cached(target, digest, ui, cancel):
                 ui.say(f"{_with_checksum(shown, digest)} => {target}")
                 return target
             try:
@@ -287,18 +287,20 @@ def _verify_existing(
 ) -> None:
     """Hash a file on disk; Failed with the mismatch (unless only checking a cache file)."""
     hasher = digest.hasher()
-    size = os.path.getsize(path)
-    progress = _Progress(ui, os.path.basename(path), size)
+    progress = _Progress(ui, os.path.basename(path), os.path.getsize(path))
     buf = bytearray(CHUNK)
     view = memoryview(buf)
     done = 0
-    with open(path, "rb", buffering=0) as f:
-        while n := f.readinto(buf):
-            if cancel.cancelled:
-                raise BuildCancelled()
-            hasher.update(view[:n])
-            done += n
-            progress(done)
+    try:
+        with open(path, "rb", buffering=0) as f:
+            while n := f.readinto(buf):
+                if cancel.cancelled:
+                    raise BuildCancelled()
+                hasher.update(view[:n])
+                done += n
+                progress(done)
+    except OSError as exc:
+        raise Failed(f"cannot read {path}: {_os_reason(exc)}") from exc
     actual = hasher.hexdigest()
     if actual != digest.value:
         raise Failed("" if check_only else mismatch(path, digest, actual))
@@ -403,7 +405,7 @@ class _Part:
         except OSError as exc:
             self.res.released()
             raise Failed(f"cannot create {self.path}: {_os_reason(exc)}") from exc
-        self.file = _File(fd)
+        self.file = _File(fd, self.path)
         self.res.created(self.path)
         self.hasher = self.digest.hasher() if self.digest is not None else None
         self.size = self.file.hash_existing(self.hasher, cancel)
@@ -438,7 +440,11 @@ class _Part:
         kept = self.resources.creating(LOCAL, "file", name=target)
         self.file.close()
         self.file = None
-        os.replace(self.path, target)
+        try:
+            os.replace(self.path, target)
+        except OSError as exc:
+            kept.released()
+            raise BuildError(f"cannot rename {self.path}: {_os_reason(exc)}") from exc
         self.res.released()
         kept.created(target)
         kept.kept()
@@ -458,37 +464,47 @@ class _Part:
 
 
 class _File:
-    """The part file's descriptor."""
+    """The part file's descriptor; a failing disk is a BuildError naming the file."""
 
-    def __init__(self, fd: int):
-        self.fd = fd
+    def __init__(self, fd: int, path: str):
+        self.fd, self.path = fd, path
 
     def hash_existing(self, hasher: Hasher | None, cancel: CancelToken) -> int:
         size = 0
         buf = bytearray(CHUNK)
         view = memoryview(buf)
-        os.lseek(self.fd, 0, os.SEEK_SET)
-        while n := os.readv(self.fd, [buf]):
-            if cancel.cancelled:
-                raise BuildCancelled()
-            if hasher is not None:
-                hasher.update(view[:n])
-            size += n
+        with self._io("read"):
+            os.lseek(self.fd, 0, os.SEEK_SET)
+            while n := os.readv(self.fd, [buf]):
+                if cancel.cancelled:
+                    raise BuildCancelled()
+                if hasher is not None:
+                    hasher.update(view[:n])
+                size += n
         return size
 
     def truncate(self) -> None:
-        os.ftruncate(self.fd, 0)
-        os.lseek(self.fd, 0, os.SEEK_SET)
+        with self._io("truncate"):
+            os.ftruncate(self.fd, 0)
+            os.lseek(self.fd, 0, os.SEEK_SET)
 
     def write(self, data: memoryview) -> None:
-        while data:
-            data = data[os.write(self.fd, data) :]
+        with self._io("write"):
+            while data:
+                data = data[os.write(self.fd, data) :]
 
     def unlinked(self) -> bool:
         return os.fstat(self.fd).st_nlink == 0
 
     def close(self) -> None:
         os.close(self.fd)
+
+    @contextmanager
+    def _io(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except OSError as exc:
+            raise BuildError(f"cannot {what} {self.path}: {_os_reason(exc)}") from exc
 
 
 # ------------------------------------------------------------------------- HTTP

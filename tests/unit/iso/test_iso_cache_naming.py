@@ -157,3 +157,19 @@ def test_a_platform_run_satisfies_the_step(cwd: Path) -> None:
     assert run.iso_path == str(iso)
     step.cleanup(run)
     assert run.iso_path == ""
+
+
+def test_the_download_imports_without_pydantic_or_http() -> None:
+    """`pybuild validate` pays for none of it; a download loads http.client when it runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, builder.common.iso.download, builder.common.iso.checksum\n"
+        "print(sorted(m for m in ('pydantic', 'http.client', 'ssl') if m in sys.modules))"
+    )
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

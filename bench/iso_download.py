@@ -153,8 +153,10 @@ def run_all(work: Path, url: str, sha: str, runs: int) -> Result:
     py = [sys.executable, "-c", CLIENT, url]
 
     def fresh() -> None:
+        """No file of an earlier variant, and no dirty pages of it still being written."""
         shutil.rmtree(cache, ignore_errors=True)
         out.unlink(missing_ok=True)
+        os.sync()
 
     def pybuild(checksum: str) -> tuple[float, float]:
         wall, stdout = timed([*py, checksum], env)
@@ -194,6 +196,7 @@ def run_all(work: Path, url: str, sha: str, runs: int) -> Result:
         pybuild(f"sha256:{sha}")
         [target] = [p for p in cache.iterdir() if p.suffix == ".iso"]
         shutil.copyfile(target, out)
+        os.sync()
         pair = [("sha256sum", sha256sum), ("pybuild verify", verify)]
         for name, fn in pair if run % 2 == 0 else reversed(pair):
             results[name].append(fn())

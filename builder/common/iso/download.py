@@ -366,18 +366,21 @@ def _open_lock_file(path: str, resources: BuildLedger) -> int:
     """Open (making it, recorded and kept, when missing) the lock file Packer also uses."""
     flags = os.O_RDWR | os.O_CLOEXEC
     try:
-        return os.open(path, flags)
-    except FileNotFoundError:
-        pass
-    res = resources.creating(LOCAL, "file", name=path)
-    try:
-        fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        res.released()
-        return os.open(path, flags)
+        try:
+            return os.open(path, flags)
+        except FileNotFoundError:
+            pass
+        res = resources.creating(LOCAL, "file", name=path)
+        try:
+            fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            res.released()
+            return os.open(path, flags)
+        except OSError:
+            res.released()
+            raise
     except OSError as exc:
-        res.released()
-        raise BuildError(f"cannot create the lock file {path}: {_os_reason(exc)}") from exc
+        raise BuildError(f"cannot open the lock file {path}: {_os_reason(exc)}") from exc
     res.created(path)
     res.kept()
     return fd
@@ -550,7 +553,7 @@ def _transfer(url: str, part: _Part, ui: DownloadUi, cancel: CancelToken) -> Non
         total = _start(resp, part, offset)
         if total == part.size:
             return
-        name = os.path.basename(urllib.parse.urlsplit(url).path) or url
+        name = os.path.basename(urllib.parse.urlsplit(url).path) or redacted(url)
         progress = _Progress(ui, name, total)
         progress(part.size)
         try:

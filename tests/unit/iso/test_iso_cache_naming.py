@@ -173,3 +173,27 @@ def test_the_download_imports_without_pydantic_or_http() -> None:
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_the_environment_proxy_is_used_except_for_loopback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Connections are only built here, never opened (no network in unit tests)."""
+    import http.client
+
+    from builder.common.iso.download import _connection
+
+    monkeypatch.setenv("http_proxy", "http://proxy.example:3128")
+    monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
+    monkeypatch.setenv("no_proxy", "internal.example")
+    conn, target = _connection("http://u:pw@mirror.example/debian/x.iso?a=1")
+    assert (conn.host, conn.port) == ("proxy.example", 3128)
+    assert target == "http://mirror.example/debian/x.iso?a=1"  # absolute, no credentials
+    tls, path = _connection("https://mirror.example/x.iso")
+    assert isinstance(tls, http.client.HTTPSConnection)
+    tunnel = getattr(tls, "_tunnel_host", None)  # http.client keeps the CONNECT target here
+    assert (tls.host, tunnel, path) == ("proxy.example", "mirror.example", "/x.iso")
+    for direct in ("http://127.0.0.1:8000/x.iso", "http://localhost/x.iso",
+                   "http://internal.example/x.iso"):  # fmt: skip
+        conn, target = _connection(direct)
+        assert conn.host != "proxy.example" and target == "/x.iso"

@@ -252,6 +252,7 @@ def test_each_checksum_form(form: str, server: Server, cache: Path) -> None:
     ]
     progress = [e for e in got.sink.events if isinstance(e, Progress)]
     assert progress and progress[-1] == Progress("b", "a.iso", SIZE, SIZE)
+    # the cache's own are recorded as kept before they exist; only the .part is removable
     assert got.resources() == [
         ("local.dir", str(cache), "kept"),
         ("local.file", want + ".lock", "kept"),
@@ -511,18 +512,34 @@ def test_two_processes_make_one_get(server: Server, cache: Path) -> None:
     assert len(site.gets()) == 1
 
 
-def test_a_killed_download_is_removed_by_cleanup(server: Server, cache: Path, tmp_path: Path):
+@pytest.mark.parametrize("point", ["created:local.file", "download:part"])
+def test_a_killed_download_is_removed_by_cleanup(
+    point: str, server: Server, cache: Path, tmp_path: Path
+) -> None:
+    """Killed once the .part exists (empty, or with data): cleanup removes it, not the cache."""
     state = tmp_path / "state"
     proc = child(
         {"run": "killed", "state": str(state), "urls": [server.url()], "checksum": SHA256},
-        env={"PYBUILD_FAULT": "kill@download:part"},
+        env={"PYBUILD_FAULT": f"kill@{point}"},
     )
     _, err = proc.communicate(timeout=WAIT)
     assert proc.returncode == -signal.SIGKILL, err
     want = target(Checksum("sha256", SHA256))
-    assert Path(want + ".part").stat().st_size > 0
+    assert Path(want + ".part").exists()
+    [ledger] = state.glob("*.jsonl")
+    records = [json.loads(line) for line in ledger.read_text().splitlines()]
+    fates: dict[tuple[str, str], list[str]] = {
+        (r["kind"], r.get("name", "")): [] for r in records if r["rec"] == "create"
+    }
+    rids = {r["rid"]: (r["kind"], r.get("name", "")) for r in records if r["rec"] == "create"}
+    for r in records:
+        if r.get("rid") in rids:
+            fates[rids[r["rid"]]].append(r["rec"])
+    assert fates[("dir", str(cache))] == ["create", "kept"]
+    assert fates[("file", want + ".lock")] == ["create", "kept"]
+    assert fates[("file", want + ".part")][0] == "create"
     report = cleanup(state_dir=str(state))
-    assert [(line.ref, line.what, line.outcome) for line in report.lines] == [
+    assert [(line.ref, line.what.split(" ")[0], line.outcome) for line in report.lines] == [
         ("local.file", want + ".part", "removed")
     ]
     assert not Path(want + ".part").exists()

@@ -7,11 +7,12 @@ packer share a cache directory, and the `<file>.lock` both take. Local files and
 URLs are verified and used where they are, not copied (Packer's "in place").
 
 An HTTP download goes to `<file>.part`, recorded in the ledger (`local.file`) before it is
-created, hashed while it arrives and renamed to `<file>` once verified; that file is the
-cache's (recorded as kept). A cut connection resumes with a Range request, from the same or
-the next URL. If the download fails or is cancelled, its `.part` is removed. If the build
-is killed, the `.part` stays: the next download resumes from it, and `pybuild cleanup`
-removes it (then the next download starts over).
+created, hashed while it arrives and renamed to `<file>` once verified. The cache's own
+things (its directory, `<file>.lock`, a verified `<file>`) are recorded as kept before
+they exist, so no `pybuild cleanup` ever removes the cache. A cut connection resumes with
+a Range request, from the same or the next URL. If the download fails or is cancelled,
+its `.part` is removed. If the build is killed, the `.part` stays: the next download
+resumes from it, and `pybuild cleanup` removes it (then the next download starts over).
 
 One download per target: a lock per target in the process and a `flock` on `<file>.lock`
 across processes; a build that waits then finds the verified file and uses it.
@@ -345,45 +346,30 @@ def _target_lock(
         lock.release()
 
 
+def _cache_owned(resources: BuildLedger, kind: str, path: str) -> None:
+    """Record something the cache keeps, as kept before it exists: no cleanup removes it."""
+    resources.creating(LOCAL, kind, name=path).kept()
+
+
 def _ensure_dir(path: str, resources: BuildLedger) -> None:
-    """Make the cache directory (recorded, then kept: it is the cache's)."""
+    """Make the cache directory (the cache's, like everything in it but `.part` files)."""
     if os.path.isdir(path):
         return
-    res = resources.creating(LOCAL, "dir", name=path)
+    _cache_owned(resources, "dir", path)
     try:
-        os.makedirs(path)
-    except FileExistsError:
-        res.released()  # another build made it
-        return
+        os.makedirs(path, exist_ok=True)
     except OSError as exc:
-        res.released()
         raise BuildError(f"cannot create the cache directory {path}: {_os_reason(exc)}") from exc
-    res.created(path)
-    res.kept()
 
 
 def _open_lock_file(path: str, resources: BuildLedger) -> int:
-    """Open (making it, recorded and kept, when missing) the lock file Packer also uses."""
-    flags = os.O_RDWR | os.O_CLOEXEC
+    """Open (making it when missing) `<target>.lock`, the lock file Packer also takes."""
     try:
-        try:
-            return os.open(path, flags)
-        except FileNotFoundError:
-            pass
-        res = resources.creating(LOCAL, "file", name=path)
-        try:
-            fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            res.released()
-            return os.open(path, flags)
-        except OSError:
-            res.released()
-            raise
+        if not os.path.exists(path):
+            _cache_owned(resources, "file", path)
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise BuildError(f"cannot open the lock file {path}: {_os_reason(exc)}") from exc
-    res.created(path)
-    res.kept()
-    return fd
 
 
 # ------------------------------------------------------------------------- the .part file
@@ -440,17 +426,14 @@ class _Part:
         if self.file.unlinked():
             self.discard()
             raise Failed(f"{self.path} was removed while downloading (by pybuild cleanup?)")
-        kept = self.resources.creating(LOCAL, "file", name=target)
         self.file.close()
         self.file = None
+        _cache_owned(self.resources, "file", target)
         try:
             os.replace(self.path, target)
         except OSError as exc:
-            kept.released()
             raise BuildError(f"cannot rename {self.path}: {_os_reason(exc)}") from exc
         self.res.released()
-        kept.created(target)
-        kept.kept()
 
     def discard(self) -> None:
         """Close and remove the part file if this download still has it; safe twice."""

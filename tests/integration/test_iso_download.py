@@ -618,9 +618,11 @@ def test_local_files_are_verified_and_used_in_place(cache: Path, tmp_path: Path)
     assert fetch([f"file://{iso}"], SHA256).path == str(iso)
     assert fetch(["local.iso"], f"md5:{hashlib.md5(DATA).hexdigest()}").path == str(iso)
     assert not cache.exists()
+    sink = RecordingSink()
     with pytest.raises(DownloadError) as info:
-        fetch([str(iso)], "sha256:" + "1" * 64)
+        fetch([str(iso)], "sha256:" + "1" * 64, sink=sink)
     assert info.value.failures[0][1].startswith(f"Checksums did not match for {iso}.")
+    assert f"Checksum did not match for {iso}" in sink.texts(Say) and iso.exists()
     with pytest.raises(DownloadError) as info:
         fetch([str(tmp_path / "missing.iso"), str(tmp_path)], "none")
     assert [reason for _, reason in info.value.failures] == [

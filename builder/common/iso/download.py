@@ -77,6 +77,10 @@ class Failed(Exception):
     """One URL failed (the reason is the message); the next URL is tried."""
 
 
+class _Mismatch(Failed):
+    """The file is not the one the checksum names."""
+
+
 class _Cut(Failed):
     """The transfer broke off after `Failed` data arrived: resume it."""
 
@@ -208,6 +212,10 @@ def _try_local(
             raise Failed("source path must be a file")
         if digest is not None:
             _verify_existing(path, digest, ui, cancel, check_only=False)
+    except _Mismatch as exc:
+        ui.say(f"Checksum did not match for {path}")  # the user's file: never removed
+        failures.append((shown, str(exc)))
+        return ""
     except Failed as exc:
         ui.say(f"Download failed {exc}")
         failures.append((shown, str(exc)))
@@ -304,7 +312,7 @@ def _verify_existing(
         raise Failed(f"cannot read {path}: {_os_reason(exc)}") from exc
     actual = hasher.hexdigest()
     if actual != digest.value:
-        raise Failed("" if check_only else mismatch(path, digest, actual))
+        raise _Mismatch("" if check_only else mismatch(path, digest, actual))
 
 
 def mismatch(path: str, digest: Checksum, actual: str) -> str:
@@ -422,7 +430,7 @@ class _Part:
             if actual != digest.value:
                 ui.say(f"Checksum did not match, removing {target}")
                 self.discard()
-                raise Failed(mismatch(target, digest, actual))
+                raise _Mismatch(mismatch(target, digest, actual))
         if self.file.unlinked():
             self.discard()
             raise Failed(f"{self.path} was removed while downloading (by pybuild cleanup?)")

@@ -81,8 +81,11 @@ class ISOConfig(PluginConfig):
 
     def _deprecated(self) -> list[TemplateError]:
         out: list[TemplateError] = []
+        typed = self.iso_checksum
+        if ":" not in typed and typed not in ("", "none"):
+            typed = f"{self.iso_checksum_type}:{typed}"  # packer fix's rewrite
         for key, replacement in (
-            ("iso_checksum_type", f"{self.iso_checksum_type}:{self.iso_checksum}"),
+            ("iso_checksum_type", typed),
             ("iso_checksum_url", f"file:{self.iso_checksum_url}"),
         ):
             if self.was_set(key):

@@ -141,6 +141,10 @@ def test_removed_checksum_options_say_what_to_write(
             f'write the checksum as "iso_checksum": "sha256:{SHA}"',
         )
     ]
+    [(_, _, hint)] = errors_of(
+        {"iso_url": "h.iso", "iso_checksum": f"sha256:{SHA}", "iso_checksum_type": "sha256"}
+    )
+    assert hint == f'write the checksum as "iso_checksum": "sha256:{SHA}"'  # already typed
     [(path, _, hint)] = errors_of(
         {"iso_url": "http://h/x.iso", "iso_checksum": "none", "iso_checksum_url": "http://h/S"}
     )

@@ -1,0 +1,1 @@
+"""The vSphere builders: `vsphere-clone` (clone/) and `vsphere-iso` (iso/) over common/."""

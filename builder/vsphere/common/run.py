@@ -1,0 +1,62 @@
+"""`VSphereRun`: the typed run context of one vSphere build (clone or iso).
+
+Fields the shared steps fill: `vm` (StepCloneVM / StepCreateVM), `vm_resource` (its
+ledger record; the last step to touch it marks it kept or released), `ip` (StepWaitForIp),
+`http_ip`/`http_port` (StepHTTPIPDiscover, StepHTTPServer), `iso_path`, `cd_path`,
+`floppy_path` (the shared ISO and media steps), `cd_datastore_paths`,
+`floppy_datastore_path` (uploads to the datastore), `export_files`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from builder.common.run import BuildRun
+from builder.vsphere.common.config import VSphereConfig
+from builder.vsphere.common.driver import VMRef, VSphereDriver
+
+if TYPE_CHECKING:
+    from builder.ledger import Resource
+
+PLATFORM = "vsphere"
+
+VC = TypeVar("VC", bound=VSphereConfig, covariant=True)
+
+
+@dataclass(kw_only=True)
+class VSphereRun(BuildRun[VC], Generic[VC]):
+    """What the vSphere steps share: the open driver, the VM, what each step learned."""
+
+    driver: VSphereDriver
+    vm_path: str  # folder/vm_name: what PreCleanVM looks for
+    vm: VMRef | None = None
+    vm_resource: Resource | None = field(default=None, repr=False)
+    destroy_vm: bool = False  # set by a step that wants the VM gone even on success
+    ip: str = ""
+    http_ip: str = ""
+    http_port: int = 0
+    iso_path: str = ""
+    cd_path: str = ""
+    floppy_path: str = ""
+    cd_datastore_paths: list[str] = field(default_factory=list)
+    floppy_datastore_path: str = ""
+    export_files: list[str] = field(default_factory=list)
+
+    def require_vm(self) -> VMRef:
+        """The VM the build made; a step that runs before one exists is a bug."""
+        if self.vm is None:
+            from builder.errors import BuildError
+
+            raise BuildError("no VM has been created yet")
+        return self.vm
+
+    def machine_id(self) -> str:
+        return self.vm.id if self.vm else ""
+
+    def comm_host(self) -> str:
+        """Where the communicator connects: ssh_host, else the guest IP from VMware Tools."""
+        return self.config.ssh_host or self.ip
+
+    def build_data(self) -> dict[str, str]:
+        return {"ID": self.machine_id(), **self.connect_data}

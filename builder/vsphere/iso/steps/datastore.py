@@ -1,0 +1,92 @@
+"""Files vsphere-iso puts on the datastore: where they go, and their ledger records.
+
+Uploads go to `packer_cache/<file name>` on the build's datastore, as Packer 1.6.6 puts
+them. Each is `vsphere.datastore_file` in the ledger, named `[datastore] path`, recorded
+before the upload starts; a partial upload (an error, Ctrl-C) is deleted at once, so a
+later build never finds a truncated file under the cache name.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from builder.errors import BuildCancelled, BuildError, DriverError
+from builder.vsphere.common.run import PLATFORM
+
+if TYPE_CHECKING:
+    from builder.ledger import Resource
+    from builder.vsphere.common.run import VSphereRun
+
+CACHE_DIR = "packer_cache"
+FILE_KIND = "datastore_file"
+
+
+def datastore_path(datastore: str, path: str) -> str:
+    """`[datastore] path`, vSphere's way to name a datastore file."""
+    return f"[{datastore}] {path}"
+
+
+def cache_path(local_path: str) -> str:
+    """Where 1.6.6 uploads a local file: `packer_cache/<its name>`."""
+    return f"{CACHE_DIR}/{os.path.basename(local_path)}"
+
+
+def build_datastore(ctx: VSphereRun[Any]) -> str:
+    """`datastore`, or the only datastore there is (1.6.6: the host's only one)."""
+    name: str = ctx.config.datastore
+    if name:
+        return name
+    try:
+        names = ctx.driver.datastore_names()
+    except DriverError as exc:
+        raise BuildError(f"datastore doesn't exist: {exc}") from exc
+    if len(names) == 1:
+        return names[0]
+    raise BuildError(
+        "Host has multiple datastores. Specify it explicitly"
+        + (f" (set 'datastore' to one of: {', '.join(sorted(names))})" if names else "")
+    )
+
+
+def upload(
+    ctx: VSphereRun[Any], local_path: str, datastore: str, remote: str, *, what: str
+) -> Resource:
+    """Upload `local_path` to `[datastore] remote`, recorded in the ledger first.
+
+    Returns the record (created); a failed or cancelled upload is deleted and released.
+    """
+    cfg = ctx.config
+    res = ctx.resources.creating(
+        PLATFORM,
+        FILE_KIND,
+        name=datastore_path(datastore, remote),
+        datacenter=cfg.datacenter,
+        datastore=datastore,
+        path=remote,
+    )
+    host = cfg.host if cfg.set_host_for_datastore_uploads else ""
+    try:
+        ctx.driver.upload_file(local_path, datastore, remote, host, ctx.cancel)
+    except BaseException as exc:
+        delete_quietly(ctx, res, datastore, remote)
+        if isinstance(exc, DriverError):
+            raise BuildError(f"Error uploading {what}: {exc}") from exc
+        if isinstance(exc, OSError):
+            raise BuildError(f"Error uploading {what}: {local_path}: {exc.strerror}") from exc
+        raise
+    res.created(datastore_path(datastore, remote))
+    return res
+
+
+def delete_quietly(ctx: VSphereRun[Any], res: Resource, datastore: str, remote: str) -> bool:
+    """Delete an uploaded (or partly uploaded) file; errors are reported, not raised."""
+    try:
+        ctx.driver.delete_file(datastore, remote)
+    except (DriverError, BuildCancelled) as exc:
+        ctx.ui.error(
+            f"Error deleting {datastore_path(datastore, remote)}; please delete it manually: {exc}"
+        )
+        return False
+    res.released()
+    return True

@@ -1,0 +1,159 @@
+// pybuild-vcsim: the govmomi vSphere API simulator (simulator.VPX(): DC0, cluster DC0_C0,
+// host DC0_H0, datastore LocalDS_0, network "VM Network", four VMs) for pybuild's
+// integration tests and bench, over TLS on a loopback address, with one set of credentials
+// (a wrong user or password is refused; vcsim's default accepts any).
+//
+// Built by tests/testbed/vsphere.sh together with the simulator extension in
+// simulator/pybuild_ext.go (PutUsbScanCodes, ExportVm, OvfManager.CreateDescriptor, the SOAP
+// call log and the /pybuild/ endpoints); see that file. Datastore files (/folder/) need a
+// login here, as on vCenter.
+//
+//	pybuild-vcsim -listen 127.0.0.1:0 -username U [-password P | env VCSIM_PASSWORD]
+//	              [-soap-log FILE] [-cert FILE] [-ready-file FILE] [-exit-with-parent]
+//
+// The datastore's directories are made under $TMPDIR and removed on SIGTERM/SIGINT.
+package main
+
+import (
+	"crypto/tls"
+	"encoding/pem"
+	"flag"
+	"fmt"
+	"io/ioutil"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/soap"
+)
+
+func die(format string, args ...interface{}) {
+	fmt.Fprintf(os.Stderr, "pybuild-vcsim: "+format+"\n", args...)
+	os.Exit(2)
+}
+
+// writeAtomically writes data to path through a temporary file in the same directory.
+func writeAtomically(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := ioutil.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// requireLogin refuses /folder/ requests (datastore files) without a live session cookie or
+// HTTP basic auth with the right credentials: 401, as vCenter answers. vcsim itself serves
+// them to anyone.
+func requireLogin(next http.Handler, user, pass string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/folder/") {
+			ok := false
+			if cookie, err := r.Cookie(soap.SessionCookieName); err == nil {
+				ok = simulator.PybuildSessionActive(cookie.Value)
+			}
+			if u, p, basic := r.BasicAuth(); basic {
+				ok = ok || (u == user && p == pass)
+			}
+			if !ok {
+				w.Header().Set("WWW-Authenticate", `Basic realm="VMware HTTP server"`)
+				http.Error(w, "401 Unauthorized", http.StatusUnauthorized)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:0", "loopback address:port to listen on (port 0: any free port)")
+	user := flag.String("username", "", "the only user name accepted (required)")
+	pass := flag.String("password", "", "its password (default: $VCSIM_PASSWORD; required)")
+	soapLog := flag.String("soap-log", "", "file to append one line per SOAP call to: seconds, method, object")
+	certOut := flag.String("cert", "", "file to write the server's TLS certificate to (PEM)")
+	readyFile := flag.String("ready-file", "", "file to write the SDK URL to once listening")
+	withParent := flag.Bool("exit-with-parent", false, "exit when the parent process goes away")
+	flag.Parse()
+
+	host, _, err := net.SplitHostPort(*listen)
+	if err != nil {
+		die("-listen %q: %v", *listen, err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		die("-listen %q: only loopback addresses are allowed", *listen)
+	}
+	if *pass == "" {
+		*pass = os.Getenv("VCSIM_PASSWORD")
+	}
+	if *user == "" || *pass == "" {
+		die("-username and a password (-password or VCSIM_PASSWORD) are required")
+	}
+
+	model := simulator.VPX()
+	if err := model.Create(); err != nil {
+		die("creating the VPX model: %v", err)
+	}
+	simulator.PybuildFixTaskEntities()
+	model.Service.TLS = new(tls.Config) // the simulator's self-signed certificate
+	model.Service.Listen = &url.URL{Host: *listen}
+	// A fresh Userinfo (not simulator.DefaultLogin) makes Login compare user and password.
+	model.Service.Listen.User = url.UserPassword(*user, *pass)
+
+	if *soapLog != "" {
+		f, err := os.OpenFile(*soapLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			die("-soap-log: %v", err)
+		}
+		defer f.Close()
+		simulator.PybuildLogCalls(model.Service, f)
+	}
+	model.Service.HandleFunc("/pybuild/usb-scan-codes", simulator.PybuildServeUsbScanCodes)
+	model.Service.HandleFunc("/pybuild/sessions", simulator.PybuildServeSessions)
+	model.Service.HandleFunc("/pybuild/sessions/drop", simulator.PybuildServeSessions)
+	model.Service.HandleFunc("/pybuild-nfc/", simulator.PybuildServeExport)
+
+	server := model.Service.NewServer()
+	// Before anyone knows the address (the ready file comes after): datastore files need a
+	// login, as on vCenter.
+	server.Config.Handler = requireLogin(server.Config.Handler, *user, *pass)
+	sdk := *server.URL
+	sdk.User = nil
+
+	if *certOut != "" {
+		block := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: server.Certificate().Raw})
+		if err := writeAtomically(*certOut, block); err != nil {
+			die("-cert: %v", err)
+		}
+	}
+	if *readyFile != "" {
+		if err := writeAtomically(*readyFile, []byte(sdk.String()+"\n")); err != nil {
+			die("-ready-file: %v", err)
+		}
+	}
+	fmt.Println(sdk.String())
+	fmt.Fprintf(os.Stderr, "pybuild-vcsim: listening on %s (datastore under %s)\n",
+		sdk.String(), filepath.Clean(os.TempDir()))
+
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	if *withParent {
+		parent := os.Getppid()
+		go func() {
+			for range time.Tick(500 * time.Millisecond) {
+				if os.Getppid() != parent {
+					stop <- syscall.SIGTERM
+					return
+				}
+			}
+		}()
+	}
+	<-stop
+	server.Close()
+	model.Remove() // deletes the datastore directories
+}

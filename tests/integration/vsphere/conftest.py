@@ -111,12 +111,16 @@ class UsbKeyEvent(NamedTuple):
 
 
 class SoapCall(NamedTuple):
-    """One line of the simulator's SOAP log: seconds since it started, the method and the
-    `_this` object as `Type:value`."""
+    """One line of the simulator's SOAP log: seconds since it started, the method, the
+    `_this` object as `Type:value`, the first 8 characters of the session cookie ("-" before
+    Login) and the client's User-Agent ("Go-http-client/1.1" for packer 1.6.6, "pyvmomi ..." for
+    pybuild)."""
 
     seconds: float
     method: str
     obj: str
+    session: str
+    agent: str
 
 
 @dataclass
@@ -332,8 +336,9 @@ class Vcsim:
         """A position in the SOAP log: pass it to `soap_calls(since=...)`."""
         return self.soap_log_path.stat().st_size if self.soap_log_path.exists() else 0
 
-    def soap_calls(self, since: int = 0) -> list[SoapCall]:
-        """The SOAP calls logged after position `since` (every call when 0)."""
+    def soap_calls(self, since: int = 0, agent_filter: str = "") -> list[SoapCall]:
+        """The SOAP calls logged after position `since` (every call when 0), only those whose
+        User-Agent contains `agent_filter` when given ("Go-http-client" for packer 1.6.6)."""
         if not self.soap_log_path.exists():
             return []
         with self.soap_log_path.open("rb") as log:
@@ -341,8 +346,9 @@ class Vcsim:
             text = log.read().decode("utf-8", "replace")
         calls = []
         for line in text.splitlines():
-            seconds, method, obj = line.split("\t", 2)
-            calls.append(SoapCall(float(seconds), method, obj))
+            seconds, method, obj, session, agent = line.split("\t", 4)
+            if agent_filter in agent:
+                calls.append(SoapCall(float(seconds), method, obj, session, agent))
         return calls
 
     def log(self) -> str:

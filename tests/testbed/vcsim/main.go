@@ -15,10 +15,12 @@
 package main
 
 import (
+	"bytes"
 	"crypto/tls"
 	"encoding/pem"
 	"flag"
 	"fmt"
+	"io"
 	"io/ioutil"
 	"net"
 	"net/http"
@@ -27,6 +29,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -48,11 +51,42 @@ func writeAtomically(path string, data []byte) error {
 	return os.Rename(tmp, path)
 }
 
-// requireLogin refuses /folder/ requests (datastore files) without a live session cookie or
-// HTTP basic auth with the right credentials: 401, as vCenter answers. vcsim itself serves
-// them to anyone.
-func requireLogin(next http.Handler, user, pass string) http.Handler {
+// soapLog writes one line per SOAP request: seconds since start, method, the _this object
+// (Type:value), the first 8 characters of the session cookie ("-" before Login), and the
+// client's User-Agent; tab-separated.
+type soapLog struct {
+	sync.Mutex
+	w     io.Writer
+	start time.Time
+}
+
+func (l *soapLog) record(r *http.Request) {
+	if l == nil || r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/sdk") {
+		return
+	}
+	body, err := ioutil.ReadAll(r.Body)
+	_ = r.Body.Close()
+	r.Body = ioutil.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return
+	}
+	method, this := simulator.PybuildSoapMethod(body)
+	session := "-"
+	if cookie, err := r.Cookie(soap.SessionCookieName); err == nil && len(cookie.Value) >= 8 {
+		session = cookie.Value[:8]
+	}
+	agent := strings.NewReplacer("\t", " ", "\n", " ").Replace(r.UserAgent())
+	l.Lock()
+	defer l.Unlock()
+	fmt.Fprintf(l.w, "%.3f\t%s\t%s\t%s\t%s\n", time.Since(l.start).Seconds(), method, this, session, agent)
+}
+
+// frontDoor logs SOAP requests and refuses /folder/ requests (datastore files) without a live
+// session cookie or HTTP basic auth with the right credentials: 401, as vCenter answers
+// (vcsim itself serves them to anyone).
+func frontDoor(next http.Handler, log *soapLog, user, pass string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		log.record(r)
 		if strings.HasPrefix(r.URL.Path, "/folder/") {
 			ok := false
 			if cookie, err := r.Cookie(soap.SessionCookieName); err == nil {
@@ -71,11 +105,21 @@ func requireLogin(next http.Handler, user, pass string) http.Handler {
 	})
 }
 
+// newServer starts the model's server; vcsim panics when it cannot listen.
+func newServer(model *simulator.Model) (server *simulator.Server, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return model.Service.NewServer(), nil
+}
+
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "loopback address:port to listen on (port 0: any free port)")
 	user := flag.String("username", "", "the only user name accepted (required)")
 	pass := flag.String("password", "", "its password (default: $VCSIM_PASSWORD; required)")
-	soapLog := flag.String("soap-log", "", "file to append one line per SOAP call to: seconds, method, object")
+	soapLogPath := flag.String("soap-log", "", "file to append one line per SOAP call to: seconds, method, object, session, user agent")
 	certOut := flag.String("cert", "", "file to write the server's TLS certificate to (PEM)")
 	readyFile := flag.String("ready-file", "", "file to write the SDK URL to once listening")
 	withParent := flag.Bool("exit-with-parent", false, "exit when the parent process goes away")
@@ -105,23 +149,27 @@ func main() {
 	// A fresh Userinfo (not simulator.DefaultLogin) makes Login compare user and password.
 	model.Service.Listen.User = url.UserPassword(*user, *pass)
 
-	if *soapLog != "" {
-		f, err := os.OpenFile(*soapLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	var calls *soapLog
+	if *soapLogPath != "" {
+		f, err := os.OpenFile(*soapLogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
 			die("-soap-log: %v", err)
 		}
 		defer f.Close()
-		simulator.PybuildLogCalls(model.Service, f)
+		calls = &soapLog{w: f, start: time.Now()}
 	}
 	model.Service.HandleFunc("/pybuild/usb-scan-codes", simulator.PybuildServeUsbScanCodes)
 	model.Service.HandleFunc("/pybuild/sessions", simulator.PybuildServeSessions)
 	model.Service.HandleFunc("/pybuild/sessions/drop", simulator.PybuildServeSessions)
 	model.Service.HandleFunc("/pybuild-nfc/", simulator.PybuildServeExport)
 
-	server := model.Service.NewServer()
-	// Before anyone knows the address (the ready file comes after): datastore files need a
-	// login, as on vCenter.
-	server.Config.Handler = requireLogin(server.Config.Handler, *user, *pass)
+	server, err := newServer(model)
+	if err != nil {
+		model.Remove()
+		die("-listen %s: %v", *listen, err)
+	}
+	// Set before anyone knows the address (the ready file comes after).
+	server.Config.Handler = frontDoor(server.Config.Handler, calls, *user, *pass)
 	sdk := *server.URL
 	sdk.User = nil
 

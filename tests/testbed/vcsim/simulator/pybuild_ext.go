@@ -22,7 +22,8 @@
 // ManagedEntity (FileManager.DeleteDatastoreFile_Task etc.), as vCenter does; pyvmomi cannot
 // read those tasks otherwise.
 //
-// And for the tests: one line per SOAP call in a log file (PybuildLogCalls), the sessions
+// And for the tests: the method and object of a SOAP request, for the launcher's call log
+// (PybuildSoapMethod), the sessions
 // that are open (GET /pybuild/sessions), and dropping them all (POST /pybuild/sessions/drop)
 // to play a vCenter that forgot the build's session.
 package simulator
@@ -33,14 +34,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path"
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/methods"
@@ -52,29 +51,10 @@ import (
 
 // --- SOAP call log --------------------------------------------------------------------------
 
-var pybuildLog struct {
-	sync.Mutex
-	w     io.Writer
-	start time.Time
-}
-
-// PybuildLogCalls makes the service write one line per SOAP request to w:
-// "<seconds since start>\t<method>\t<type>:<value of _this>". Call before NewServer.
-func PybuildLogCalls(s *Service, w io.Writer) {
-	pybuildLog.w = w
-	pybuildLog.start = time.Now()
-	read := s.readAll
-	s.readAll = func(r io.Reader) ([]byte, error) {
-		body, err := read(r)
-		if err == nil {
-			method, this := pybuildSoapMethod(body)
-			pybuildLog.Lock()
-			fmt.Fprintf(pybuildLog.w, "%.3f\t%s\t%s\n",
-				time.Since(pybuildLog.start).Seconds(), method, this)
-			pybuildLog.Unlock()
-		}
-		return body, err
-	}
+// PybuildSoapMethod returns the name of the first element in a SOAP request's Body and its
+// _this reference as "Type:value" ("?" and "-" when the body cannot be read).
+func PybuildSoapMethod(body []byte) (string, string) {
+	return pybuildSoapMethod(body)
 }
 
 // pybuildSoapMethod returns the name of the first element in the SOAP Body and its _this

@@ -61,7 +61,7 @@ def usage_of(key: str) -> int:
     usage = usb_usage(key)
     if usage is None:
         raise BuildError(
-            f"Error running boot command: {key!r} has no key on a US keyboard "
+            f"{key!r} has no key on a US keyboard "
             "(PutUsbScanCodes types keys, not characters)"
         )
     return usage
@@ -92,20 +92,22 @@ class UsbKeySender:
                 self.held.add(key)
             else:  # a press of a modifier leaves it released, as 1.6.6
                 self.held.discard(key)
-            self.send(self.event(key))
+            self.send(self.event(key), isinstance(action, KeyDown))
             return True
         if isinstance(action, KeyUp):
             return False
-        self.send(self.event(key, shift=action.shift))
+        self.send(self.event(key, shift=action.shift), action.shift)
         return True
 
-    def send(self, event: UsbKeyEvent) -> None:
+    def send(self, event: UsbKeyEvent, down: bool) -> None:
+        """One PutUsbScanCodes call; `down` is only for the error (1.6.6's words)."""
         log.debug("PutUsbScanCodes usage 0x%02x %s", event.usage, sorted(self.held))
         try:
             self.driver.put_usb_scan_codes(self.vm, [event])
         except DriverError as exc:
             raise BuildError(
-                f"error typing a boot command (code, down) `{event.usage}, true`: {exc}"
+                f"error typing a boot command (code, down) `{event.usage}, "
+                f"{'true' if down else 'false'}`: {exc}"
             ) from exc
         self.calls += 1
 
@@ -135,7 +137,11 @@ def type_usb(
             if pause(action.seconds):
                 raise BuildCancelled()
             continue
-        if sender.press(action) and interval > 0 and pause(interval):
+        try:
+            sent = sender.press(action)
+        except BuildError as exc:
+            raise BuildError(f"Error running boot command: {exc}") from exc
+        if sent and interval > 0 and pause(interval):
             raise BuildCancelled()
 
 

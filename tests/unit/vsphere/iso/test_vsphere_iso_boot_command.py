@@ -120,7 +120,7 @@ def test_a_refused_call_fails_the_step_with_packers_words(
 ) -> None:
     run, _, step = boot(make_run, Pauses(), boot_wait="-1s", boot_command=["a"])
     driver.fail["put_usb_scan_codes"] = "NotSupported: PutUsbScanCodes"
-    with pytest.raises(BuildError, match=r"error typing a boot command \(code, down\) `4, true`"):
+    with pytest.raises(BuildError, match=r"error typing a boot command \(code, down\) `4, false`"):
         step.run(run)
 
 

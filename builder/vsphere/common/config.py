@@ -18,6 +18,7 @@ Nested blocks (`export`, `storage`) are models of their own. Blocks:
 - TemplateConfig     convert_to_template
 - ExportConfig       the `export` block: name, force, images, manifest, output_directory,
                      directory_permission, options   (ExportBlock: `export` on a builder)
+- CDRomConfig        cdrom_type, iso_paths
 - RemoveCDRomConfig  remove_cdrom
 - VSphereBootConfig  boot_command, boot_wait, boot_keygroup_interval, http_* and http_ip
 - VSphereConfig      all of the above plus the communicator: the base of both builders'
@@ -342,6 +343,19 @@ class StorageConfig(PluginConfig):
         return errors
 
 
+class CDRomConfig(PluginConfig):
+    """`cdrom_type` (ide | sata) and `iso_paths` (`[datastore] path.iso`) to mount."""
+
+    cdrom_type: str = ""
+    iso_paths: StrList = Field(default_factory=list)
+
+    @config_check
+    def check_cdrom(self) -> list[TemplateError]:
+        if self.cdrom_type not in ("", "ide", "sata"):
+            return [option_error("'cdrom_type' must be 'ide' or 'sata'", "cdrom_type")]
+        return []
+
+
 class RemoveCDRomConfig(PluginConfig):
     """`remove_cdrom`: take the CD-ROM drives out once the build is done."""
 
@@ -376,6 +390,7 @@ class VSphereConfig(
     SnapshotConfig,
     TemplateConfig,
     ExportBlock,
+    CDRomConfig,
     RemoveCDRomConfig,
     VSphereBootConfig,
     CommunicatorConfig,

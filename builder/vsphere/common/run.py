@@ -3,7 +3,7 @@
 Fields the shared steps fill: `vm` (StepCloneVM / StepCreateVM), `vm_resource` (its
 ledger record; the last step to touch it marks it kept or released), `ip` (StepWaitForIp),
 `http_ip`/`http_port` (StepHTTPIPDiscover, StepHTTPServer), `iso_path`, `cd_path`,
-`floppy_path` (the shared ISO and media steps), `cd_datastore_paths`,
+`floppy_path` (the shared ISO and media steps), `iso_datastore_paths`, `cd_datastore_paths`,
 `floppy_datastore_path` (uploads to the datastore), `export_files`.
 """
 
@@ -39,6 +39,7 @@ class VSphereRun(BuildRun[VC], Generic[VC]):
     iso_path: str = ""
     cd_path: str = ""
     floppy_path: str = ""
+    iso_datastore_paths: list[str] = field(default_factory=list)
     cd_datastore_paths: list[str] = field(default_factory=list)
     floppy_datastore_path: str = ""
     export_files: list[str] = field(default_factory=list)

@@ -4,7 +4,8 @@ from scratch needs (Packer 1.6.6's names, defaults and checks).
 - CreateConfig   vm_version, guest_os_type (otherGuest), network_adapters[] (NetworkAdapter:
                  network, network_card, mac_address, passthrough), usb_controller, notes
 - StorageConfig  disk_controller_type, storage[] (from the common blocks; at least one disk)
-- CDRomConfig    cdrom_type (ide | sata), iso_paths
+- iso_paths      checked here as 1.6.6's driver checks them ([datastore] path); cdrom_type
+                 and iso_paths are the common CDRomConfig
 - ISO            iso_url(s), iso_checksum, iso_target_path, iso_target_extension: optional
                  here (1.6.6 checks them only when an ISO URL is given)
 - CD, floppy     cd_files/cd_label, floppy_files/floppy_dirs/floppy_label, floppy_img_path
@@ -30,7 +31,6 @@ NETWORK_CARDS = ("e1000", "e1000e", "vmxnet2", "vmxnet3", "pcnet32", "sriov")
 DEFAULT_NETWORK_CARD = "e1000"  # govmomi's choice for an empty network_card, as in 1.6.6
 DISK_CONTROLLERS = ("lsilogic", "buslogic", "pvscsi", "lsilogic-sas", "scsi", "virtualscsi",
                     "nvme")  # fmt: skip
-CDROM_TYPES = ("ide", "sata")
 # "1"/"true" and "0"/"false" are 1.6.6's spellings kept for old templates.
 USB_CONTROLLERS = {"usb": "usb", "1": "usb", "true": "usb", "xhci": "xhci"}
 USB_OFF = ("false", "0")
@@ -182,17 +182,14 @@ class ISOStorageConfig(StorageConfig):
         return errors
 
 
-class CDRomConfig(PluginConfig):
-    """`cdrom_type` (the controller: ide, or sata) and `iso_paths` (datastore ISOs to mount)."""
+class ISOPathsCheck(PluginConfig):
+    """1.6.6's datastore ISO path test, made at validate time (its driver makes it at mount)."""
 
-    cdrom_type: str = ""
     iso_paths: StrList = Field(default_factory=list)
 
     @config_check
-    def check_cdrom(self) -> list[TemplateError]:
+    def check_iso_paths(self) -> list[TemplateError]:
         errors: list[TemplateError] = []
-        if self.cdrom_type and self.cdrom_type not in CDROM_TYPES:
-            errors.append(option_error("'cdrom_type' must be 'ide' or 'sata'", "cdrom_type"))
         for i, path in enumerate(self.iso_paths):
             if not _ISO_PATH.match(path):
                 errors.append(
@@ -236,7 +233,7 @@ class VSphereISOConfig(
     ISOStorageConfig,
     VSphereConfig,
     OptionalISOConfig,
-    CDRomConfig,
+    ISOPathsCheck,
     CDConfig,
     VSphereFloppyConfig,
 ):

@@ -1,7 +1,8 @@
-"""`VSphereISORun`: the run context of one vsphere-iso build.
+"""`VSphereISORun`: the run context of one vsphere-iso build (`VSphereRun` of its config).
 
-Besides the fields every vSphere build has (`VSphereRun`), it keeps what the ISO
-steps learned: the datastore the uploads go to and the ISO's datastore path.
+Every field the iso steps use is `VSphereRun`'s: `iso_path` (StepDownloadISO),
+`cd_path`/`floppy_path` (the media steps), `iso_datastore_paths`/`cd_datastore_paths`
+(StepRemoteUpload), `floppy_datastore_path` (StepAddFloppy), `http_ip`/`http_port`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,4 @@ from builder.vsphere.iso.config import VSphereISOConfig
 
 @dataclass(kw_only=True)
 class VSphereISORun(VSphereRun[VSphereISOConfig]):
-    """`iso_datastore_path`: `[ds] packer_cache/<file>` of the ISO (uploaded or found there)."""
-
-    iso_datastore_path: str = ""
+    """A vsphere-iso build's run."""

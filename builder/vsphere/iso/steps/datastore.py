@@ -1,14 +1,13 @@
 """Files vsphere-iso puts on the datastore: where they go, and their ledger records.
 
-Uploads go to `packer_cache/<file name>` on the build's datastore, as Packer 1.6.6 puts
-them. Each is `vsphere.datastore_file` in the ledger, named `[datastore] path`, recorded
-before the upload starts; a partial upload (an error, Ctrl-C) is deleted at once, so a
-later build never finds a truncated file under the cache name.
+The ISO and the cd_files image go to `packer_cache/` (the common StepRemoteUpload); the
+floppy image next to the VM (StepAddFloppy, with `upload` here). An upload is `vsphere.file`
+in the ledger (as StepRemoteUpload records them), named `[datastore] path`, recorded
+before the upload starts; a partial upload (an error, Ctrl-C) is deleted at once.
 """
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from builder.errors import BuildCancelled, BuildError, DriverError
@@ -18,18 +17,12 @@ if TYPE_CHECKING:
     from builder.ledger import Resource
     from builder.vsphere.common.run import VSphereRun
 
-CACHE_DIR = "packer_cache"
-FILE_KIND = "datastore_file"
+FILE_KIND = "file"  # the kind the vsphere cleanup handler removes
 
 
 def datastore_path(datastore: str, path: str) -> str:
     """`[datastore] path`, vSphere's way to name a datastore file."""
     return f"[{datastore}] {path}"
-
-
-def cache_path(local_path: str) -> str:
-    """Where 1.6.6 uploads a local file: `packer_cache/<its name>`."""
-    return f"{CACHE_DIR}/{os.path.basename(local_path)}"
 
 
 def build_datastore(ctx: VSphereRun[Any]) -> str:
@@ -61,9 +54,7 @@ def upload(
         PLATFORM,
         FILE_KIND,
         name=datastore_path(datastore, remote),
-        datacenter=cfg.datacenter,
         datastore=datastore,
-        path=remote,
     )
     host = cfg.host if cfg.set_host_for_datastore_uploads else ""
     try:
@@ -75,7 +66,7 @@ def upload(
         if isinstance(exc, OSError):
             raise BuildError(f"Error uploading {what}: {local_path}: {exc.strerror}") from exc
         raise
-    res.created(datastore_path(datastore, remote))
+    res.created(datastore_path(datastore, remote), datastore=datastore, path=remote)
     return res
 
 

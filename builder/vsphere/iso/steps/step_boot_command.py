@@ -61,8 +61,7 @@ def usage_of(key: str) -> int:
     usage = usb_usage(key)
     if usage is None:
         raise BuildError(
-            f"{key!r} has no key on a US keyboard "
-            "(PutUsbScanCodes types keys, not characters)"
+            f"{key!r} has no key on a US keyboard (PutUsbScanCodes types keys, not characters)"
         )
     return usage
 

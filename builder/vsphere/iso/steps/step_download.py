@@ -3,7 +3,7 @@
 As Packer 1.6.6: for each URL the cache name is worked out (`<sha1>.iso`); when
 `packer_cache/<that name>` is already on the datastore nothing is downloaded ("File ...
 already uploaded; continuing"), else the shared StepDownload fetches (or verifies) the
-ISO into the local cache and the upload step puts it on the datastore. Without ISO URLs
+ISO into the local cache and StepRemoteUpload puts it on the datastore. Without ISO URLs
 (only `iso_paths`) the step does nothing.
 """
 
@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 from builder.common.iso.step_download import StepDownload
 from builder.errors import BuildError, DriverError
-from builder.vsphere.iso.steps.datastore import build_datastore, cache_path, datastore_path
+from builder.vsphere.common.steps.step_upload import remote_path
+from builder.vsphere.iso.steps.datastore import build_datastore
 
 if TYPE_CHECKING:
     from builder.common.plan import Creates
@@ -54,15 +55,14 @@ class StepDownloadISO:
             return
         datastore = build_datastore(ctx)
         for target in cached_targets(cfg):
-            remote = cache_path(target)
+            remote = remote_path(target)
             try:
                 found = ctx.driver.file_exists(datastore, remote)
             except DriverError as exc:
                 raise BuildError(f"datastore doesn't exist: {exc}") from exc
             if found:
                 ctx.ui.say(f"File {target} already uploaded; continuing")
-                ctx.iso_path = target
-                ctx.iso_datastore_path = datastore_path(datastore, remote)
+                ctx.iso_path = target  # StepRemoteUpload finds it there and sends nothing
                 return
         self._download.run(ctx)
 

@@ -222,9 +222,13 @@ class FakeISODriver:
             raise DriverError("no available SATA controller")
         v.cdroms.append((controller, iso_path))
 
-    def add_sata_controller(self, vm: VMRef) -> None:
+    def add_sata_controller(self, vm: VMRef) -> bool:
         self._call("add_sata_controller")
-        self._vm(vm).sata += 1
+        v = self._vm(vm)
+        if v.sata:
+            return False
+        v.sata += 1
+        return True
 
     def eject_cdroms(self, vm: VMRef) -> None:
         self._call("eject_cdroms")

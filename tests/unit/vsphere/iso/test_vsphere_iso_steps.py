@@ -10,11 +10,10 @@ from builder.errors import BuildError
 from builder.events import Say
 from builder.multistep import RunState
 from builder.vsphere.common.driver import DiskSpec, NicSpec
-from builder.vsphere.iso.steps.step_add_cdrom import StepAddCDRom
+from builder.vsphere.common.steps.step_upload import StepRemoteUpload
 from builder.vsphere.iso.steps.step_add_floppy import StepAddFloppy
 from builder.vsphere.iso.steps.step_create_vm import StepCreateVM, create_spec
 from builder.vsphere.iso.steps.step_download import StepDownloadISO, cached_targets
-from builder.vsphere.iso.steps.step_remote_upload import StepRemoteUpload
 from builder.vsphere.iso.steps.step_remove_floppy import StepRemoveFloppy
 from tests.unit.vsphere.iso.conftest import MakeRun, config
 from tests.unit.vsphere.iso.fakes import FakeISODriver, remote_names
@@ -138,10 +137,13 @@ def test_download_skips_an_iso_already_on_the_datastore(
     driver.files[("LocalDS_0", f"packer_cache/{name}")] = b"iso"
     StepDownloadISO().run(run)  # no download: port 9 would refuse it
     assert sink.texts(Say) == [f"File {target} already uploaded; continuing"]
-    assert run.iso_path == target
-    assert run.iso_datastore_path == f"[LocalDS_0] packer_cache/{name}"
+    assert run.iso_path == target  # not on this machine: StepRemoteUpload finds it there
     StepRemoteUpload().run(run)
     assert not [c for c in driver.calls if c.startswith("upload_file")]
+    assert run.iso_datastore_paths == [f"[LocalDS_0] packer_cache/{name}"]
+    assert sink.texts(Say)[-1] == (
+        f"File [LocalDS_0] packer_cache/{name} already exists; skipping upload."
+    )
 
 
 def test_download_without_iso_urls_does_nothing(make_run: MakeRun, driver: FakeISODriver) -> None:
@@ -150,7 +152,7 @@ def test_download_without_iso_urls_does_nothing(make_run: MakeRun, driver: FakeI
     assert sink.texts() == [] and driver.calls == [] and run.iso_path == ""
 
 
-def test_a_local_iso_is_verified_then_uploaded_and_kept(
+def test_a_local_iso_is_verified_in_place_then_uploaded(
     make_run: MakeRun, driver: FakeISODriver, tmp_path: Path
 ) -> None:
     import hashlib
@@ -161,27 +163,10 @@ def test_a_local_iso_is_verified_then_uploaded_and_kept(
     run, sink = make_run(iso_url=str(iso), iso_checksum=f"sha256:{digest}")
     StepDownloadISO().run(run)
     assert run.iso_path == str(iso)
-    upload = StepRemoteUpload()
-    upload.run(run)
-    assert "Uploading install.iso to packer_cache/install.iso" in sink.texts(Say)
+    assert not [c for c in driver.calls if c.startswith("file_exists")]  # nothing to ask
+    StepRemoteUpload().run(run)
     assert driver.files[("LocalDS_0", "packer_cache/install.iso")] == b"CD001 iso bytes"
-    assert run.iso_datastore_path == "[LocalDS_0] packer_cache/install.iso"
-    assert records(run)[-1] == (
-        "vsphere.datastore_file",
-        "[LocalDS_0] packer_cache/install.iso",
-        "kept",
-    )
-    failed(run.state)
-    upload.cleanup(run)  # kept even when the build fails, as 1.6.6 keeps it
-    assert ("LocalDS_0", "packer_cache/install.iso") in driver.files
-
-    again, sink = make_run(iso_url=str(iso), iso_checksum=f"sha256:{digest}")
-    StepDownloadISO().run(again)
-    StepRemoteUpload().run(again)
-    assert (
-        "File [LocalDS_0] packer_cache/install.iso already exists; skipping upload."
-        in sink.texts(Say)
-    )
+    assert run.iso_datastore_paths == ["[LocalDS_0] packer_cache/install.iso"]
 
 
 def test_a_mismatching_iso_is_never_uploaded(
@@ -195,93 +180,7 @@ def test_a_mismatching_iso_is_never_uploaded(
     assert driver.files == {}
 
 
-def test_the_cd_image_is_uploaded_and_deleted_at_the_end(
-    make_run: MakeRun, driver: FakeISODriver, tmp_path: Path
-) -> None:
-    cd = tmp_path / "packer123.iso"
-    cd.write_bytes(b"cd")
-    run, sink = make_run()
-    run.cd_path = str(cd)
-    step = StepRemoteUpload()
-    step.run(run)
-    assert run.cd_datastore_paths == ["[LocalDS_0] packer_cache/packer123.iso"]
-    assert records(run) == [
-        ("vsphere.datastore_file", "[LocalDS_0] packer_cache/packer123.iso", "created")
-    ]
-    step.cleanup(run)  # after a successful build too (1.6.6 leaves it behind)
-    assert driver.files == {} and run.cd_datastore_paths == []
-    assert "Deleting cd_files image from remote datastore ..." in sink.texts(Say)
-    assert records(run)[-1][2] == "released"
-    step.cleanup(run)
-    assert driver.calls.count("delete_file [LocalDS_0] packer_cache/packer123.iso") == 1
-
-
-def test_a_failed_upload_deletes_the_partial_file(
-    make_run: MakeRun, driver: FakeISODriver, tmp_path: Path
-) -> None:
-    from builder.errors import DriverError
-
-    iso = tmp_path / "big.iso"
-    iso.write_bytes(b"x" * 10)
-
-    def cut(datastore: str, path: str) -> None:
-        raise DriverError("upload to [LocalDS_0] packer_cache/big.iso: connection reset")
-
-    driver.on_upload = cut  # the file arrives in part, then the transfer fails
-    run, _ = make_run()
-    run.iso_path = str(iso)
-    with pytest.raises(BuildError, match="Error uploading the ISO: upload to .*connection reset"):
-        StepRemoteUpload().run(run)
-    assert driver.files == {}
-    assert records(run) == [
-        ("vsphere.datastore_file", "[LocalDS_0] packer_cache/big.iso", "released")
-    ]
-
-
-def test_an_unset_datastore_is_the_only_one_or_an_error_listing_them(
-    make_run: MakeRun, driver: FakeISODriver, tmp_path: Path
-) -> None:
-    iso = tmp_path / "a.iso"
-    iso.write_bytes(b"a")
-    run, _ = make_run(datastore="")
-    run.iso_path = str(iso)
-    StepRemoteUpload().run(run)
-    assert run.iso_datastore_path == "[LocalDS_0] packer_cache/a.iso"
-    driver.datastores = ("LocalDS_0", "LocalDS_1")
-    run, _ = make_run(datastore="")
-    run.iso_path = str(iso)
-    with pytest.raises(BuildError, match="one of: LocalDS_0, LocalDS_1"):
-        StepRemoteUpload().run(run)
-
-
-# ------------------------------------------------------------------ CD-ROMs and floppies
-def test_cdroms_mount_the_iso_then_iso_paths_then_the_cd_image(
-    make_run: MakeRun, driver: FakeISODriver
-) -> None:
-    run, sink = make_run(cdrom_type="sata", iso_paths=["[LocalDS_0] iso/tools.iso"])
-    StepCreateVM().run(run)
-    run.iso_datastore_path = "[LocalDS_0] packer_cache/x.iso"
-    run.cd_datastore_paths = ["[LocalDS_0] packer_cache/packer1.iso"]
-    StepAddCDRom().run(run)
-    assert sink.texts(Say)[1:] == ["Adding SATA controller...", "Mounting ISO images..."]
-    assert run.vm is not None
-    assert driver.vms[run.vm.id].cdroms == [
-        ("sata", "[LocalDS_0] packer_cache/x.iso"),
-        ("sata", "[LocalDS_0] iso/tools.iso"),
-        ("sata", "[LocalDS_0] packer_cache/packer1.iso"),
-    ]
-
-
-def test_a_cdrom_that_cannot_be_added_names_the_image(
-    make_run: MakeRun, driver: FakeISODriver
-) -> None:
-    run, _ = make_run(iso_paths=["[LocalDS_0] iso/tools.iso"])
-    StepCreateVM().run(run)
-    driver.fail["add_cdrom"] = "no available IDE controller"
-    with pytest.raises(BuildError, match=r"error mounting an image '\[LocalDS_0\] iso/tools.iso'"):
-        StepAddCDRom().run(run)
-
-
+# ------------------------------------------------------------------ floppies
 def test_the_floppy_is_uploaded_next_to_the_vm_attached_then_removed(
     make_run: MakeRun, driver: FakeISODriver, tmp_path: Path
 ) -> None:
@@ -308,8 +207,8 @@ def test_the_floppy_is_uploaded_next_to_the_vm_attached_then_removed(
     assert driver.vms[run.vm.id].floppies == [] and ("LocalDS_0", remote) not in driver.files
     assert sink.texts(Say)[-2:] == ["Deleting Floppy drives...", "Deleting Floppy image..."]
     add.cleanup(run)
-    assert [r for r in records(run) if r[0] == "vsphere.datastore_file"] == [
-        ("vsphere.datastore_file", f"[LocalDS_0] {remote}", "released")
+    assert [r for r in records(run) if r[0] == "vsphere.file"] == [
+        ("vsphere.file", f"[LocalDS_0] {remote}", "released")
     ]
     assert driver.calls.count(f"delete_file [LocalDS_0] {remote}") == 1
 
@@ -328,3 +227,40 @@ def test_a_failed_build_deletes_the_uploaded_floppy(
     add.cleanup(run)
     assert "Deleting Floppy image ..." in sink.texts(Say)
     assert remote_names(driver) == []
+
+
+def test_a_failed_floppy_upload_deletes_the_partial_file(
+    make_run: MakeRun, driver: FakeISODriver, tmp_path: Path
+) -> None:
+    from builder.errors import DriverError
+
+    img = tmp_path / "packer44"
+    img.write_bytes(b"\0")
+
+    def cut(datastore: str, path: str) -> None:
+        raise DriverError(f"upload to [{datastore}] {path}: connection reset")
+
+    run, _ = make_run()
+    StepCreateVM().run(run)
+    run.floppy_path = str(img)
+    driver.on_upload = cut  # the file arrives in part, then the transfer fails
+    with pytest.raises(BuildError, match="Error uploading the floppy image: upload to"):
+        StepAddFloppy().run(run)
+    assert remote_names(driver) == []
+    assert records(run)[-1] == (
+        "vsphere.file",
+        "[LocalDS_0] isovm/packer-tmp-created-floppy.flp",
+        "released",
+    )
+
+
+def test_an_unset_datastore_is_the_only_one_or_an_error_listing_them(
+    make_run: MakeRun, driver: FakeISODriver, tmp_path: Path
+) -> None:
+    from builder.vsphere.iso.steps.datastore import build_datastore
+
+    run, _ = make_run(datastore="")
+    assert build_datastore(run) == "LocalDS_0"
+    driver.datastores = ("LocalDS_0", "LocalDS_1")
+    with pytest.raises(BuildError, match="one of: LocalDS_0, LocalDS_1"):
+        build_datastore(run)

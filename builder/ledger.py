@@ -154,6 +154,7 @@ class Ledger:
         self._counter = itertools.count(1)
         self._builds: dict[str, BuildLedger] = {}
         self._lock = threading.Lock()
+        self._pending: tuple[Path, str | None] | None = None  # start()ed, no record yet
         # (record, build, resource) for each record: the engine's resource events
         self.observers: list[Callable[[str, str, Resource], None]] = []
 
@@ -164,23 +165,32 @@ class Ledger:
 
     @property
     def durable(self) -> bool:
-        return self._writer.fd is not None
+        return self._writer.fd is not None or self._pending is not None
 
     def start(self, *, directory: Path | None = None, template: str | None = None) -> None:
-        """Create and lock the run's file and write its first record."""
-        directory = directory or state_dir()
+        """Make the ledger durable: its file is created (and locked) with the first record.
+
+        A run that creates nothing writes nothing, not even the state directory.
+        """
+        self._pending = (directory or state_dir(), template)
+
+    def _open(self) -> None:
+        assert self._pending is not None
+        directory, template = self._pending
+        self._pending = None
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = directory / f"{self.run_id}{SUFFIX}"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)
         self.path, self._writer.fd = path, fd
-        self._write(
+        self._writer.append(
             {
                 "rec": "run",
                 "run": self.run_id,
                 "pid": os.getpid(),
                 "host": socket.gethostname(),
                 "template": os.path.abspath(template) if template else "",
+                "time": round(time.time(), 3),
             }
         )
 
@@ -201,10 +211,14 @@ class Ledger:
 
     def _write(self, record: dict[str, Any]) -> None:
         record.setdefault("time", round(time.time(), 3))
+        with self._lock:
+            if self._pending is not None:
+                self._open()
         self._writer.append(record)
 
     def close(self) -> None:
         """End the run: delete the file when nothing is left, then release the lock."""
+        self._pending = None
         fd, self._writer.fd = self._writer.fd, None
         if fd is None:
             return

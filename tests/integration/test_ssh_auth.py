@@ -17,7 +17,6 @@ from builder.api import build
 from builder.artifact import Artifact
 from builder.common.steps import StepCleanupTempKeys, StepConnect, StepProvision, StepSSHKeyGen
 from builder.components import Builder, Hook
-from builder.errors import ConfigErrors
 from builder.events import Message
 from builder.multistep import CancelToken, run_steps
 from builder.null.builder import NullRun
@@ -54,19 +53,19 @@ class InstallKey:
 def keygen_builder(host: SSHHost) -> type[Builder]:
     """A null builder that, like Packer's qemu/vsphere builders, makes a temporary key."""
 
-    class KeygenBuilder(Builder):
-        Config = NullConfig
-        builder_id = "test.keygen"
-        config: NullConfig
+    class KeygenConfig(NullConfig):
+        generates_key = True  # no auth option needed: the builder makes a key pair
 
-        def prepare(self) -> list[str]:
-            errors = self.config.check_communicator(generates_key=True)
-            if errors:
-                raise ConfigErrors(errors)
-            return []
+    class KeygenBuilder(Builder):
+        Config = KeygenConfig
+        builder_id = "test.keygen"
+        config: KeygenConfig
 
         def run(self, ui: Ui, hook: Hook, cancel: CancelToken) -> Artifact | None:
-            ctx = NullRun(ui, cancel, hook, self.config)
+            ctx = NullRun(
+                ui=ui, cancel=cancel, hook=hook, options=self.options,
+                resources=self.options.resources, config=self.config,
+            )  # fmt: skip
             steps = [StepSSHKeyGen(), InstallKey(host), StepConnect(), StepProvision()]
             run_steps([*steps, StepCleanupTempKeys()], ctx)
             return Artifact("test.keygen", "Null", [])

@@ -151,6 +151,7 @@ main() {
   if [ "$BASE_ONLY" = 0 ]; then
     t="$(now)"; build_sshd_image; say "phase sshd image: $(took "$t") s"
     t="$(now)"; bash "$HERE/qemu.sh"; say "phase qemu: $(took "$t") s"
+    t="$(now)"; bash "$HERE/vsphere.sh"; say "phase vsphere: $(took "$t") s"
   fi
   say "ready in $(took "$t0") s"
 }

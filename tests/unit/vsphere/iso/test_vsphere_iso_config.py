@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
-import pytest
-
-from builder.errors import BuildError
 from builder.vsphere.iso.config import VSphereISOConfig
-from builder.vsphere.iso.steps.http_ip import discover_http_ip
 from tests.unit.vsphere.iso.conftest import BASE, config
 
 
@@ -98,15 +93,3 @@ def test_a_loopback_http_server_warns_unless_the_guest_is_told_loopback(tmp_path
         "http_bind_address" in w
         for w in config(**served, http_bind_address="0.0.0.0").all_warnings()
     )
-
-
-def test_http_ip_discovery_follows_packer() -> None:
-    addresses = ["127.0.0.1", "192.0.2.2", "198.51.100.7", "::1"]
-    assert discover_http_ip("198.51.100.9", None, lambda: addresses) == "198.51.100.9"
-    assert discover_http_ip("", None, lambda: addresses) == "192.0.2.2"
-    net = ipaddress.ip_network("198.51.100.0/24")
-    assert discover_http_ip("", net, lambda: addresses) == "198.51.100.7"
-    with pytest.raises(BuildError, match="IP not found"):
-        discover_http_ip("", None, lambda: ["127.0.0.1"])
-    with pytest.raises(BuildError, match="invalid IP address"):
-        discover_http_ip("nope", None, lambda: addresses)

@@ -1,0 +1,129 @@
+"""vsphere-clone: clone a VM or template, configure, provision, and keep it (or a template).
+
+Packer 1.6.6's step order: connect, upload, clone, hardware, CD-ROMs, configuration
+parameters, customize; with a communicator: HTTP IP, HTTP server, SSH key, power on,
+boot command, wait for IP, connect, provision, shut down; then eject CD-ROMs, snapshot,
+convert to template, export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from builder.artifact import Artifact
+from builder.common.builder import PlatformBuilder
+from builder.common.http import StepHTTPServer
+from builder.common.plan import Writes
+from builder.common.run import BuildRun, RunArgs
+from builder.common.steps import StepConnect, StepProvision
+from builder.communicator.config import CommunicatorConfig
+from builder.errors import TemplateError
+from builder.multistep import Step
+from builder.vsphere.clone.config import CloneConfig
+from builder.vsphere.clone.steps import StepCloneVM, StepCustomize
+from builder.vsphere.common.artifact import BUILDER_ID, VSphereArtifact
+from builder.vsphere.common.driver import VSPHERE, VSphereDriver, VSphereSettings
+from builder.vsphere.common.run import VSphereRun
+from builder.vsphere.common.steps import (
+    StepAddCDRom,
+    StepConfigParams,
+    StepConfigureHardware,
+    StepConnectVSphere,
+    StepConvertToTemplate,
+    StepCreateSnapshot,
+    StepExport,
+    StepHTTPIPDiscover,
+    StepRemoteUpload,
+    StepRemoveCDRom,
+    StepRun,
+    StepShutdown,
+    StepSshKeyPair,
+    StepWaitForIp,
+    boot_command_step,
+)
+
+Run = VSphereRun[CloneConfig]
+
+
+def _guest_ip(ctx: BuildRun[CommunicatorConfig]) -> str:
+    """The guest IP VMware Tools reported (StepConnect lets ssh_host win over it)."""
+    return ctx.ip if isinstance(ctx, VSphereRun) else ""
+
+
+def _http_ip(ctx: Run) -> str:
+    return ctx.http_ip
+
+
+class Builder(PlatformBuilder[Run]):
+    """Packer's `vsphere-clone` over pyVmomi."""
+
+    Config = CloneConfig
+    builder_id = BUILDER_ID
+    config: CloneConfig
+    drivers = VSPHERE
+
+    def driver_settings(self) -> VSphereSettings:
+        cfg = self.config
+        return VSphereSettings(
+            vcenter_server=cfg.vcenter_server,
+            username=cfg.username,
+            password=cfg.password,
+            insecure_connection=cfg.insecure_connection,
+            datacenter=cfg.datacenter,
+        )
+
+    def check(self) -> list[TemplateError]:
+        export = self.config.export
+        if export is None:
+            return []
+        return export.check_export(self.config.vm_name, self.options.build_name)
+
+    def warnings(self) -> list[str]:
+        return self.config.all_warnings()
+
+    def plan_writes(self) -> list[Writes]:
+        export = self.config.export
+        if export is None:
+            return []
+        where = export.target_dir(self.options.build_name)
+        return [Writes(where, "the exported OVF, disks and manifest", "overwrite")]
+
+    def new_run(self, args: RunArgs, driver: VSphereDriver) -> Run:
+        return VSphereRun(**args, config=self.config, driver=driver,
+                          vm_path=self.config.vm_path())  # fmt: skip
+
+    def steps(self) -> Sequence[Step[Run] | None]:
+        cfg, opts = self.config, self.options
+        with_comm = cfg.communicator != "none"
+        comm_steps: list[Step[Run] | None] = [
+            StepHTTPIPDiscover(),
+            StepHTTPServer(guest_ip=_http_ip),
+            StepSshKeyPair(debug_key_path=f"{opts.build_name}.pem" if opts.debug else ""),
+            StepRun(),
+            boot_command_step(cfg.vm_name) if cfg.boot_command else None,
+            StepWaitForIp(),
+            StepConnect(host=_guest_ip),
+            StepProvision(),
+            StepShutdown(),
+        ]
+        return [
+            StepConnectVSphere(),
+            StepRemoteUpload(),
+            StepCloneVM(force=opts.force),
+            StepConfigureHardware(),
+            StepAddCDRom(),
+            StepConfigParams(),
+            StepCustomize() if cfg.customize is not None else None,
+            *(comm_steps if with_comm else []),
+            StepRemoveCDRom(),
+            StepCreateSnapshot(),
+            StepConvertToTemplate(),
+            StepExport(build_name=opts.build_name) if cfg.export is not None else None,
+        ]
+
+    def artifact(self, ctx: Run) -> Artifact | None:
+        if ctx.vm is None:
+            return None
+        return VSphereArtifact(
+            ctx.vm, self.driver_settings(), ctx.export_files, generated_data=ctx.build_data()
+        )

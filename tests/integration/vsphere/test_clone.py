@@ -244,7 +244,11 @@ def test_wrong_password_is_refused(vsphere: Any, tmp_path: Path) -> None:
 
 def test_no_ip_within_ip_wait_timeout(vsphere: Any, tmp_path: Path) -> None:
     builder = clone_block(
-        vsphere, "pybuild-clone-noip", ssh_username="u", ssh_password="p", ip_wait_timeout="2s"
+        vsphere,
+        "pybuild-clone-noip",
+        ssh_username="u",
+        ssh_password="unused-pw",
+        ip_wait_timeout="2s",
     )
     result, sink = go(tmp_path, builder)
     assert "Timeout waiting for IP." in str(result.error), result.error

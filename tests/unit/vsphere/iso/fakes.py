@@ -65,6 +65,11 @@ class FakeISODriver:
         self.fail: dict[str, str] = {}
         self.on_power_on: Callable[[FakeVM], None] | None = None
         self.on_upload: Callable[[str, str], None] | None = None
+        # plays the installer: power the VM off once this many keys were typed
+        self.halt_after_keys: int | None = None
+        # ... or once the build has seen it powered on this many times (waiting for it)
+        self.halt_after_polls: int | None = None
+        self.polls = 0
         self.logged_in = False
         self.closed = 0
         self._ids = itertools.count(100)
@@ -199,7 +204,13 @@ class FakeISODriver:
         v.power = "poweredOff"
 
     def power_state(self, vm: VMRef) -> str:
-        return self._vm(vm).power
+        v = self._vm(vm)
+        state = v.power
+        if state == "poweredOn":
+            self.polls += 1
+            if self.halt_after_polls is not None and self.polls >= self.halt_after_polls:
+                v.power = "poweredOff"
+        return state
 
     def shutdown_guest(self, vm: VMRef) -> None:
         self._call("shutdown_guest")
@@ -212,6 +223,8 @@ class FakeISODriver:
         self._vm(vm)
         self._call("put_usb_scan_codes", str(len(events)))
         self.typed.append(list(events))
+        if self.halt_after_keys is not None and sum(map(len, self.typed)) >= self.halt_after_keys:
+            self._vm(vm).power = "poweredOff"
         return len(events)
 
     # devices

@@ -108,8 +108,10 @@ class Guest:
     """Plays the installer of VM `name` (see the module's docstring); `errors` if it failed.
 
     `keys`: how many key events the whole boot command is; `fetch`: it holds a preseed URL
-    to fetch. `shutdown`: ShutdownGuest at the end (False: only watch). `start()` it
-    before the build, `join()` after.
+    to fetch. At the end: `reboot_with_ip` reboots into the installed system, whose VMware
+    Tools report that address (the simulator's customization, applied at power-on), else
+    `shutdown` powers off through ShutdownGuest (False: only watch). `start()` it before
+    the build, `join()` after.
     """
 
     def __init__(
@@ -120,10 +122,13 @@ class Guest:
         shutdown: bool = True,
         timeout: float = 90.0,
         fetch: bool = True,
+        reboot_with_ip: str = "",
     ):
         self.vcsim, self.name, self.keys, self.fetch = vcsim, name, keys, fetch
+        self.reboot_with_ip = reboot_with_ip
         self.shutdown, self.timeout = shutdown, timeout
         self.typed, self.preseed = "", b""
+        self.backings: list[tuple[str, str]] = []  # (device kind, image) while it ran
         self.errors: list[str] = []
         self._thread = threading.Thread(target=self.run, daemon=True, name=f"guest-{name}")
 
@@ -145,6 +150,7 @@ class Guest:
         deadline = time.monotonic() + self.timeout
         with self.vcsim.connection() as si:
             vm = self._powered_on(si, deadline)
+            self.backings = image_backings(vm)
             self.typed = decode(self._typed(deadline)) if self.keys else ""
             found = re.search(r"url=(http://127\.0\.0\.1:\d+/\S+)", self.typed)
             if found is None and self.fetch and self.keys:
@@ -152,8 +158,30 @@ class Guest:
             elif found is not None:
                 with urllib.request.urlopen(found.group(1), timeout=10) as response:
                     self.preseed = response.read()
-            if self.shutdown:
+            if self.reboot_with_ip:
+                self._reboot(vm, self.reboot_with_ip)
+            elif self.shutdown:
                 vm.ShutdownGuest()
+
+    def _reboot(self, vm: Any, ip: str) -> None:
+        from pyVim.task import WaitForTask
+        from pyVmomi import vim
+
+        custom = vim.vm.customization
+        spec = custom.Specification(
+            identity=custom.LinuxPrep(hostName=custom.FixedName(name="installed"), domain="local"),
+            globalIPSettings=custom.GlobalIPSettings(),
+            nicSettingMap=[
+                custom.AdapterMapping(
+                    adapter=custom.IPSettings(
+                        ip=custom.FixedIp(ipAddress=ip), subnetMask="255.0.0.0"
+                    )
+                )
+            ],
+        )
+        WaitForTask(vm.PowerOffVM_Task())
+        WaitForTask(vm.CustomizeVM_Task(spec=spec))
+        WaitForTask(vm.PowerOnVM_Task())
 
     def _powered_on(self, si: Any, deadline: float) -> Any:
         while time.monotonic() < deadline:
@@ -281,6 +309,18 @@ def remove_cached_iso(vsphere: LeakCheck, si: Any, remote: str) -> None:
     )
 
 
+def image_backings(vm: Any) -> list[tuple[str, str]]:
+    """(kind, image file) of the VM's CD-ROM and floppy drives, in device order."""
+    from pyVmomi import vim
+
+    out = []
+    for device in vm.config.hardware.device:
+        if isinstance(device, (vim.vm.device.VirtualCdrom, vim.vm.device.VirtualFloppy)):
+            kind = "cdrom" if isinstance(device, vim.vm.device.VirtualCdrom) else "floppy"
+            out.append((kind, getattr(device.backing, "fileName", "") or ""))
+    return out
+
+
 def uploads(sink: RecordingSink) -> list[str]:
     """The packer_cache paths StepRemoteUpload said it uploaded to."""
     found = (re.fullmatch(r"Uploading \S+ to (packer_cache/\S+)", s) for s in sink.texts(Say))
@@ -390,6 +430,124 @@ def test_an_iso_build_uploads_types_the_boot_command_and_leaves_a_template(
         artifact.destroy()
         assert vsphere.vm(si, name) is None
     # nothing else was left: the leak check of the `vsphere` fixture (VMs, files, sessions)
+
+
+def test_the_installed_system_is_provisioned_over_ssh_then_shut_down_by_vmware_tools(
+    bench: ISOBench, vsphere: LeakCheck, sshd_host: Any
+) -> None:
+    host = sshd_host()
+    name = vm_name("ssh")
+    guest = Guest(vsphere.server, name, keys=bench.boot_keys(name), reboot_with_ip="127.0.0.1")
+    guest.start()
+    block = bench.block(
+        name,
+        communicator="ssh",
+        ssh_port=host.port,
+        ssh_username=host.user,
+        ssh_password=host.password,
+        ip_settle_timeout="100ms",
+        cd_files=[],
+        convert_to_template=False,
+        create_snapshot=True,
+        remove_cdrom=True,
+    )
+    template = json.loads(bench.template(block).read_text())
+    template["provisioners"] = [
+        {"type": "shell", "inline": ["echo 'installed {{ build `ID` }}' > /tmp/iso-marker"]}
+    ]
+    path = bench.root / "ssh.json"
+    path.write_text(json.dumps(template))
+    result, sink = build(path)
+    guest.join(30)
+    assert result.error is None, result.error
+    assert guest.errors == [] and guest.preseed == PRESEED
+    says = sink.texts(Say, "vsphere-iso")
+    for line in [
+        "Typing boot command...",
+        "Waiting for IP...",
+        "IP address: 127.0.0.1",
+        "Using ssh communicator to connect: 127.0.0.1",
+        "Shutting down VM...",
+        "Deleting Floppy drives...",
+        "Eject CD-ROM drives...",
+        "Deleting CD-ROM drives...",
+        "Creating snapshot...",
+    ]:
+        assert line in says, (line, says)
+        says = says[says.index(line) + 1 :]
+    (artifact,) = result.artifacts
+    code, marker = host.exec("cat /tmp/iso-marker")
+    assert code == 0 and marker.strip() == f"installed {artifact.state('vm_id')}"
+    with vsphere.connection() as si:
+        vm = vsphere.vm(si, name)
+        assert vm.runtime.powerState == "poweredOff" and not vm.config.template
+        found = devices(vm)
+        assert found["cdrom"] == [] and found["floppy"] == []
+        assert [s.name for s in vm.snapshot.rootSnapshotList] == ["Created by Packer"]
+        remove_cached_iso(vsphere, si, bench.iso_remote)
+    artifact.destroy()
+
+
+def test_datastore_images_sata_usb_two_nics_and_efi(bench: ISOBench, vsphere: LeakCheck) -> None:
+    """No ISO URL: `iso_paths` and `floppy_img_path` already on the datastore are mounted."""
+    name = vm_name("paths")
+    vsphere.upload("iso/tools.iso", b"CD001 tools")
+    vsphere.upload("flp/drivers.flp", b"\0" * 1024)
+    guest = Guest(vsphere.server, name, keys=0)
+    guest.start()
+    block = bench.block(
+        name,
+        iso_url="",
+        iso_checksum="",
+        iso_paths=[f"[{DATASTORE}] iso/tools.iso"],
+        cd_files=[],
+        floppy_files=[],
+        floppy_img_path=f"[{DATASTORE}] flp/drivers.flp",
+        cdrom_type="sata",
+        usb_controller=["usb", "xhci"],
+        firmware="efi",
+        network_adapters=[
+            {"network": NETWORK, "network_card": "e1000e", "mac_address": "00:50:56:01:02:03"},
+            {"network": "DC0_DVPG0", "network_card": "vmxnet3"},
+        ],
+        boot_command=[],
+        convert_to_template=False,
+    )
+    result, sink = build(bench.template(block))
+    guest.join(30)
+    assert result.error is None, result.error
+    assert guest.errors == []
+    says = sink.texts(Say, "vsphere-iso")
+    assert "Retrieving ISO" not in says and not [s for s in says if s.startswith("Uploading")]
+    assert "Adding SATA controller..." in says and "Adding Floppy image..." in says
+    assert guest.backings == [
+        ("cdrom", f"[{DATASTORE}] iso/tools.iso"),
+        ("floppy", f"[{DATASTORE}] flp/drivers.flp"),
+    ]
+    from pyVim.task import WaitForTask
+    from pyVmomi import vim
+
+    with vsphere.connection() as si:
+        vm = vsphere.vm(si, name)
+        hw = vm.config.hardware.device
+        sata = [d for d in hw if isinstance(d, vim.vm.device.VirtualAHCIController)]
+        (cdrom,) = [d for d in hw if isinstance(d, vim.vm.device.VirtualCdrom)]
+        assert len(sata) == 1 and cdrom.controllerKey == sata[0].key
+        assert image_backings(vm) == [("cdrom", "")]  # ejected; the floppy drive removed
+        assert any(isinstance(d, vim.vm.device.VirtualUSBController) for d in hw)
+        assert any(isinstance(d, vim.vm.device.VirtualUSBXHCIController) for d in hw)
+        nics = [d for d in hw if isinstance(d, vim.vm.device.VirtualEthernetCard)]
+        assert [type(n).__name__ for n in nics] == ["vim.vm.device.VirtualE1000e",
+                                                    "vim.vm.device.VirtualVmxnet3"]  # fmt: skip
+        assert nics[0].macAddress == "00:50:56:01:02:03"
+        assert vm.config.firmware == "efi"
+        # the images were the test's: they stay, and nothing of the build's is left
+        assert vsphere.download("iso/tools.iso") == b"CD001 tools"
+        WaitForTask(vm.Destroy_Task())
+        datacenter = si.content.searchIndex.FindByInventoryPath(DATACENTER)
+        for path in ("iso/tools.iso", "flp/drivers.flp"):
+            WaitForTask(si.content.fileManager.DeleteDatastoreFile_Task(
+                name=f"[{DATASTORE}] {path}", datacenter=datacenter))  # fmt: skip
 
 
 def test_the_iso_on_the_datastore_is_used_again_without_an_upload(

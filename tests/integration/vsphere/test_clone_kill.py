@@ -51,7 +51,7 @@ def ledgers(tmp_path: Path) -> list[Path]:
     return sorted(state.glob("*.jsonl")) if state.exists() else []
 
 
-CASES = {
+CASES: dict[str, dict[str, Any]] = {
     # powered on, waiting for the guest IP: a running VM and an open session
     "step:StepWaitForIp": {"ssh_username": "u", "ssh_password": "unused-pw",
                            "customize": {"linux_options": {"host_name": "h", "domain": "d"},

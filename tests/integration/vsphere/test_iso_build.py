@@ -576,6 +576,33 @@ def test_the_iso_on_the_datastore_is_used_again_without_an_upload(
             WaitForTask(vm.Destroy_Task())
 
 
+def test_without_boot_order_a_template_keeps_the_temporary_one(
+    bench: ISOBench, vsphere: LeakCheck
+) -> None:
+    """1.6.6 sets "disk,cdrom" for the install and clears it in cleanup, after the template
+    exists, which the simulator refuses (1.6.6 fails the build there); pybuild leaves a
+    template's order as it is."""
+    name = vm_name("order")
+    over = {"boot_order": "", "boot_command": [], "cd_files": [], "floppy_files": []}
+    guest = Guest(vsphere.server, name, keys=0)
+    guest.start()
+    result, sink = build(bench.template(bench.block(name, **over)))
+    guest.join(30)
+    assert result.error is None, result.error
+    says = sink.texts(Say, "vsphere-iso")
+    assert "Set boot order temporary..." in says and "Clear boot order..." not in says
+    (artifact,) = result.artifacts
+    with vsphere.connection() as si:
+        vm = vsphere.vm(si, name)
+        assert vm.config.template is True
+        kinds = [
+            type(d).__name__.rsplit("Bootable", 1)[-1] for d in vm.config.bootOptions.bootOrder
+        ]
+        assert list(dict.fromkeys(kinds)) == ["DiskDevice", "CdromDevice"]  # both disks first
+        remove_cached_iso(vsphere, si, bench.iso_remote)
+    artifact.destroy()
+
+
 def test_an_iso_checksum_mismatch_fails_before_anything_is_made(
     bench: ISOBench, vsphere: LeakCheck
 ) -> None:

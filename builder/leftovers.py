@@ -9,6 +9,7 @@ driver from the settings the build recorded, or from the same template's setting
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import threading
@@ -50,6 +51,8 @@ class ResourceHandler(Protocol):
         self, recorded: Mapping[str, Any], full: Any | None
     ) -> AbstractContextManager[Remover]:
         """A remover from the recorded settings, or the template's own (`full`) when known."""
+
+log = logging.getLogger("pybuild.cleanup")
 
 
 @dataclass(frozen=True)
@@ -270,8 +273,10 @@ def _sweep(
                 remover = removers.get("", platform, recorded)
                 found = list(remover.sweep())
             except Exception as exc:  # noqa: BLE001 - a platform out of reach is reported
-                outcome = "failed" if explicit else "skipped"
-                yield CleanupLine("", "", f"{platform}.*", "", outcome, f"sweep: {exc}")
+                if not explicit:  # only guessed from the registry: not reachable, not used
+                    log.debug("sweep of %s skipped: %s", platform, exc)
+                    continue
+                yield CleanupLine("", "", f"{platform}.*", "", "failed", f"sweep: {exc}")
                 continue
             for res in found:
                 key = (res.ref, res.id)

@@ -52,6 +52,7 @@ class ResourceHandler(Protocol):
     ) -> AbstractContextManager[Remover]:
         """A remover from the recorded settings, or the template's own (`full`) when known."""
 
+
 log = logging.getLogger("pybuild.cleanup")
 
 

@@ -14,16 +14,15 @@ from builder.artifact import Artifact
 from builder.common.builder import PlatformBuilder
 from builder.common.http import StepHTTPServer
 from builder.common.plan import Writes
-from builder.common.run import BuildRun, RunArgs
+from builder.common.run import RunArgs
 from builder.common.steps import StepConnect, StepProvision
-from builder.communicator.config import CommunicatorConfig
 from builder.errors import TemplateError
 from builder.multistep import Step
 from builder.vsphere.clone.config import CloneConfig
 from builder.vsphere.clone.steps import StepCloneVM, StepCustomize
 from builder.vsphere.common.artifact import BUILDER_ID, VSphereArtifact
 from builder.vsphere.common.driver import VSPHERE, VSphereDriver, VSphereSettings
-from builder.vsphere.common.run import VSphereRun
+from builder.vsphere.common.run import VSphereRun, connection_settings, guest_ip
 from builder.vsphere.common.steps import (
     StepAddCDRom,
     StepConfigParams,
@@ -45,11 +44,6 @@ from builder.vsphere.common.steps import (
 Run = VSphereRun[CloneConfig]
 
 
-def _guest_ip(ctx: BuildRun[CommunicatorConfig]) -> str:
-    """The guest IP VMware Tools reported (StepConnect lets ssh_host win over it)."""
-    return ctx.ip if isinstance(ctx, VSphereRun) else ""
-
-
 def _http_ip(ctx: Run) -> str:
     return ctx.http_ip
 
@@ -63,14 +57,7 @@ class Builder(PlatformBuilder[Run]):
     drivers = VSPHERE
 
     def driver_settings(self) -> VSphereSettings:
-        cfg = self.config
-        return VSphereSettings(
-            vcenter_server=cfg.vcenter_server,
-            username=cfg.username,
-            password=cfg.password,
-            insecure_connection=cfg.insecure_connection,
-            datacenter=cfg.datacenter,
-        )
+        return connection_settings(self.config)
 
     def check(self) -> list[TemplateError]:
         export = self.config.export
@@ -102,7 +89,7 @@ class Builder(PlatformBuilder[Run]):
             StepRun(),
             boot_command_step(cfg.vm_name) if cfg.boot_command else None,
             StepWaitForIp(),
-            StepConnect(host=_guest_ip),
+            StepConnect(host=guest_ip),
             StepProvision(),
             StepShutdown(),
         ]

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from builder.common.run import BuildRun
+from builder.communicator.config import CommunicatorConfig
 from builder.vsphere.common.config import VSphereConfig
-from builder.vsphere.common.driver import VMRef, VSphereDriver
+from builder.vsphere.common.driver import VMRef, VSphereDriver, VSphereSettings
 
 if TYPE_CHECKING:
     from builder.ledger import Resource
@@ -61,3 +62,19 @@ class VSphereRun(BuildRun[VC], Generic[VC]):
 
     def build_data(self) -> dict[str, str]:
         return {"ID": self.machine_id(), **self.connect_data}
+
+
+def connection_settings(cfg: VSphereConfig) -> VSphereSettings:
+    """How both builders (and their artifacts and cleanup) reach vCenter."""
+    return VSphereSettings(
+        vcenter_server=cfg.vcenter_server,
+        username=cfg.username,
+        password=cfg.password,
+        insecure_connection=cfg.insecure_connection,
+        datacenter=cfg.datacenter,
+    )
+
+
+def guest_ip(ctx: BuildRun[CommunicatorConfig]) -> str:
+    """The guest IP VMware Tools reported (StepConnect lets ssh_host win over it)."""
+    return ctx.ip if isinstance(ctx, VSphereRun) else ""

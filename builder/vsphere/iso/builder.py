@@ -25,7 +25,7 @@ from builder.errors import TemplateError
 from builder.multistep import Step
 from builder.vsphere.common.artifact import BUILDER_ID, VSphereArtifact
 from builder.vsphere.common.driver import VSPHERE, VSphereDriver, VSphereSettings
-from builder.vsphere.common.run import VSphereRun
+from builder.vsphere.common.run import VSphereRun, connection_settings, guest_ip
 from builder.vsphere.common.steps.step_cdrom import StepAddCDRom, StepRemoveCDRom
 from builder.vsphere.common.steps.step_config_params import StepConfigParams
 from builder.vsphere.common.steps.step_connect import StepConnectVSphere
@@ -52,11 +52,6 @@ def _discovered_ip(ctx: VSphereRun[Any]) -> str:
     return ctx.http_ip
 
 
-def _comm_host(ctx: Any) -> str:
-    """The guest IP VMware Tools reported (StepConnect lets ssh_host win over it)."""
-    return ctx.comm_host() if isinstance(ctx, VSphereRun) else ""
-
-
 class Builder(PlatformBuilder[VSphereISORun]):
     """Packer's `vsphere-iso` builder over pyVmomi."""
 
@@ -66,14 +61,7 @@ class Builder(PlatformBuilder[VSphereISORun]):
     drivers = VSPHERE
 
     def driver_settings(self) -> VSphereSettings:
-        cfg = self.config
-        return VSphereSettings(
-            vcenter_server=cfg.vcenter_server,
-            username=cfg.username,
-            password=cfg.password,
-            insecure_connection=cfg.insecure_connection,
-            datacenter=cfg.datacenter,
-        )
+        return connection_settings(self.config)
 
     def warnings(self) -> list[str]:
         return self.config.all_warnings()
@@ -115,7 +103,7 @@ class Builder(PlatformBuilder[VSphereISORun]):
             StepRun(set_order=True),
             boot_command_step(cfg.vm_name) if cfg.boot_command else None,
             StepWaitForIp() if communicate else None,
-            StepConnect(host=_comm_host) if communicate else None,
+            StepConnect(host=guest_ip) if communicate else None,
             StepProvision() if communicate else None,
             StepShutdown(),
             StepRemoveFloppy(),

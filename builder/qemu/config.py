@@ -257,4 +257,9 @@ class QemuConfig(
         return self
 
     def all_warnings(self) -> list[str]:
-        return [*self.machine_warnings(), *self.iso_warnings()]
+        out = [*self.machine_warnings(), *self.iso_warnings()]
+        if self.iso_skip_cache and self.iso_checksum not in ("", "none"):
+            out.append(
+                "iso_skip_cache: qemu reads the ISO from its URL, so iso_checksum is not verified."
+            )
+        return out

@@ -56,10 +56,6 @@ class ISOConfig(PluginConfig):
         out: list[str] = []
         if self.iso_checksum == "none":
             out.append(NONE_WARNING)
-        elif self.iso_skip_cache and self.iso_checksum:
-            out.append(
-                "iso_skip_cache: qemu reads the ISO from its URL, so iso_checksum is not verified."
-            )
         return out
 
     @config_check

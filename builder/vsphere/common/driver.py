@@ -334,6 +334,8 @@ class VSphereDriver(Protocol):
         """Every VM carrying RUN_ATTRIBUTE, with its value (for cleanup's sweep)."""
 
     def vm_info(self, vm: VMRef) -> VMInfo: ...
+    def vm_directory(self, vm: VMRef) -> str:
+        """The VM's folder on its datastore (from `[ds] dir/name.vmx`), as 1.6.6's GetDir."""
 
     # make and change VMs
     def clone_vm(self, spec: CloneSpec, cancel: CancelToken) -> VMRef: ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import re
 import ssl
 import time
 import urllib.parse
@@ -497,6 +498,16 @@ class PyVmomiDriver:
             )
 
         return self._call("VMInfo", run)
+
+    def vm_directory(self, vm: VMRef) -> str:
+        def run() -> str:
+            path = str(self._vm(vm).config.files.vmPathName)
+            found = re.match(r"^\[.*\] (.*)/[^/]*\.vmx$", path)
+            if found is None:
+                raise DriverError(f"cannot tell the VM's directory from {path!r}")
+            return found.group(1)
+
+        return self._call("VMDirectory", run)
 
     # ------------------------------------------------------------------ power and guest
     def power_on(self, vm: VMRef) -> None:

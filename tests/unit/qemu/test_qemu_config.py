@@ -183,3 +183,12 @@ def test_a_misspelt_option_is_named_with_a_suggestion(fake: FakeQemuDriver, tmp_
     (error,) = prepared.all_errors
     assert error.message == "unknown option 'disk_sise'"
     assert error.hint == "did you mean 'disk_size'?"
+
+
+def test_iso_skip_cache_with_a_checksum_warns_that_it_is_not_verified() -> None:
+    def skip_warnings(cfg: QemuConfig) -> list[str]:
+        return [w for w in cfg.all_warnings() if w.startswith("iso_skip_cache")]
+
+    assert skip_warnings(config(iso_skip_cache=True, iso_checksum="sha256:" + "0" * 64)) != []
+    assert skip_warnings(config(iso_checksum="sha256:" + "0" * 64)) == []
+    assert skip_warnings(config(iso_skip_cache=True, iso_checksum="none")) == []

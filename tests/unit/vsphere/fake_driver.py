@@ -135,6 +135,9 @@ class FakeVSphereDriver:
     def vms_with_run_id(self) -> list[tuple[VMRef, str]]:
         return [(vm.ref, vm.run_id) for vm in self.vms.values() if vm.run_id]
 
+    def vm_directory(self, vm: VMRef) -> str:
+        return vm.name  # the simulator's layout: [ds] <name>/<name>.vmx
+
     def vm_info(self, vm: VMRef) -> VMInfo:
         v = self._get(vm)
         return VMInfo(vm, v.power, v.template, v.cpus, 1, v.ram_mb, v.annotation,

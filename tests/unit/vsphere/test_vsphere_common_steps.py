@@ -192,7 +192,8 @@ def test_cleanup_vm_keeps_on_success_and_destroys_on_failure() -> None:
     }
 
 
-def test_usb_sender_holds_modifiers_and_sends_one_event_per_key() -> None:
+def test_usb_sender_holds_modifiers_between_keys() -> None:
+    """The KeySender interface (Shift as its own key): 1.6.6 sends the modifier's own key."""
     fake = FakeVSphereDriver()
     vm = fake.add_vm("vm").ref
     sender = UsbKeySender(fake, vm)
@@ -208,12 +209,25 @@ def test_usb_sender_holds_modifiers_and_sends_one_event_per_key() -> None:
     ]:
         (sender.key_down if down else sender.key_up)(key)  # fmt: skip
     assert [(e.usage, e.left_shift, e.left_control) for e in fake.keys] == [
-        (0x04, True, False),
-        (0x28, False, True),
+        (0xE1, True, False),  # leftshift down: the key with its own bit held
+        (0x04, True, False),  # a, shifted
+        (0xE1, False, False),  # leftshift up
+        (0xE0, False, True),
+        (0x28, False, True),  # enter with ctrl held
+        (0xE0, False, False),
     ]
-    assert fake.ops().count("put_usb_scan_codes") == 2
-    with pytest.raises(BuildError, match="no USB scan code"):
+    assert fake.ops().count("put_usb_scan_codes") == 6 == sender.calls
+    with pytest.raises(BuildError, match="'nosuchkey' has no key on a US keyboard"):
         sender.key_down("nosuchkey")
+
+
+def test_both_builders_type_with_the_same_usb_step() -> None:
+    from builder.vsphere.common.steps.step_boot_command import (
+        StepUsbBootCommand,
+        boot_command_step,
+    )
+
+    assert isinstance(boot_command_step("vm"), StepUsbBootCommand)
 
 
 def test_http_ip_discovery() -> None:

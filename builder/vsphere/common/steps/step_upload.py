@@ -2,8 +2,9 @@
 
 Files go to `[datastore] packer_cache/<name>` as 1.6.6 (an existing file is reused:
 "File ... already exists; skipping upload."). Each upload is `vsphere.file` in the ledger
-(id `[ds] path`) before the PUT; on failure or cancel the uploaded cd_files image is
-deleted ("Deleting cd_files image from remote datastore ..."); an uploaded ISO stays in
+(id `[ds] path`) before the PUT; a PUT that fails or is cancelled is deleted at once (a
+partial ISO left in packer_cache/ would be reused); on a later failure or cancel the uploaded
+cd_files image is deleted ("Deleting cd_files image from remote datastore ..."); an uploaded ISO stays in
 the cache, as 1.6.6 (recorded as kept), and so does the cd_files image of a build that
 succeeded.
 """
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from builder.common.plan import RUNTIME, Creates
 from builder.errors import BuildError, DriverError
+from builder.vsphere.common.datastore import build_datastore, datastore_path, upload
 from builder.vsphere.common.run import PLATFORM, VSphereRun
 
 if TYPE_CHECKING:
@@ -44,36 +46,25 @@ class StepRemoteUpload:
             ctx.cd_datastore_paths.append(self._upload(ctx, ctx.cd_path, keep=False))
 
     def _upload(self, ctx: VSphereRun[Any], local: str, keep: bool) -> str:
-        cfg, driver = ctx.config, ctx.driver
-        datastore = cfg.datastore or self._only_datastore(ctx)
+        datastore = build_datastore(ctx)
         path = remote_path(local)
-        full = f"[{datastore}] {path}"
+        full = datastore_path(datastore, path)
         try:
-            if driver.file_exists(datastore, path):
-                ctx.ui.say(f"File {full} already exists; skipping upload.")
-                return full
-            ctx.ui.say(f"Uploading {os.path.basename(local)} to {path}")
-            res = ctx.resources.creating(PLATFORM, "file", name=full, datastore=datastore)
-            host = cfg.host if cfg.set_host_for_datastore_uploads else ""
-            driver.upload_file(local, datastore, path, host, ctx.cancel)
+            found = ctx.driver.file_exists(datastore, path)
         except DriverError as exc:
             raise BuildError(f"Error uploading {local}: {exc}") from exc
-        res.created(full, datastore=datastore, path=path)
+        if found:
+            ctx.ui.say(f"File {full} already exists; skipping upload.")
+            return full
+        ctx.ui.say(f"Uploading {os.path.basename(local)} to {path}")
+        # a failed or cancelled upload is deleted and its record released at once, so a
+        # truncated ISO is never found in packer_cache/ and reused by the next build
+        res = upload(ctx, local, datastore, path, what=local)
         if keep:
             res.kept()
         else:
             self._uploads.append((res, datastore, path))
         return full
-
-    @staticmethod
-    def _only_datastore(ctx: VSphereRun[Any]) -> str:
-        names = ctx.driver.datastore_names()
-        if len(names) != 1:
-            raise BuildError(
-                "datastore doesn't exist: the host has several datastores "
-                f"({', '.join(names)}); set 'datastore'"
-            )
-        return names[0]
 
     def cleanup(self, ctx: VSphereRun[Any]) -> None:
         if not ctx.state.failed:

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, ClassVar
 
 from builder.common.plan import Creates
 from builder.errors import BuildError, DriverError
-from builder.vsphere.common.run import PLATFORM
-from builder.vsphere.iso.steps.datastore import (
+from builder.vsphere.common.datastore import (
     FILE_KIND,
     build_datastore,
     datastore_path,
     delete_quietly,
     upload,
 )
+from builder.vsphere.common.run import PLATFORM
 
 if TYPE_CHECKING:
     from builder.ledger import Resource
@@ -52,7 +52,11 @@ class StepAddFloppy:
         if ctx.floppy_path:
             ctx.ui.say("Uploading created floppy image")
             datastore = build_datastore(ctx)
-            remote = floppy_remote_path(vm.name or cfg.vm_name)
+            try:
+                vm_dir = ctx.driver.vm_directory(vm)
+            except DriverError as exc:
+                raise BuildError(f"error finding the VM's directory: {exc}") from exc
+            remote = floppy_remote_path(vm_dir)
             res = upload(ctx, ctx.floppy_path, datastore, remote, what="the floppy image")
             self._upload = (res, datastore, remote)
             ctx.floppy_datastore_path = datastore_path(datastore, remote)

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 from builder.common.iso.step_download import StepDownload
 from builder.errors import BuildError, DriverError
+from builder.vsphere.common.datastore import build_datastore
 from builder.vsphere.common.steps.step_upload import remote_path
-from builder.vsphere.iso.steps.datastore import build_datastore
 
 if TYPE_CHECKING:
     from builder.common.plan import Creates

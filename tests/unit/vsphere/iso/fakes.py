@@ -124,6 +124,9 @@ class FakeISODriver:
     def vms_with_run_id(self) -> list[tuple[VMRef, str]]:
         return [(v.ref, v.run_id) for v in self.vms.values() if v.run_id]
 
+    def vm_directory(self, vm: VMRef) -> str:
+        return vm.name  # the simulator's layout: [ds] <name>/<name>.vmx
+
     def vm_info(self, vm: VMRef) -> VMInfo:
         v = self._vm(vm)
         hw = v.hardware or HardwareSpec()

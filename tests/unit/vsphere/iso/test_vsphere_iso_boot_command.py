@@ -7,7 +7,7 @@ import pytest
 from builder.errors import BuildCancelled, BuildError
 from builder.events import Say
 from builder.vsphere.common.driver import UsbKeyEvent
-from builder.vsphere.iso.steps.step_boot_command import StepUsbBootCommand, usb_sender
+from builder.vsphere.common.steps.step_boot_command import StepUsbBootCommand, usb_sender
 from builder.vsphere.iso.steps.step_create_vm import StepCreateVM
 from tests.unit.vsphere.iso.conftest import MakeRun
 from tests.unit.vsphere.iso.fakes import FakeISODriver

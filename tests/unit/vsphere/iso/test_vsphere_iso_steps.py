@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.errors import BuildError
+from builder.errors import BuildCancelled, BuildError
 from builder.events import Say
 from builder.multistep import RunState
 from builder.vsphere.common.driver import DiskSpec, NicSpec
@@ -180,6 +180,47 @@ def test_a_mismatching_iso_is_never_uploaded(
     assert driver.files == {}
 
 
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        ("reset", BuildError),  # the transfer fails half way
+        ("cancel", BuildCancelled),  # Ctrl-C during the PUT
+    ],
+)
+def test_a_cut_iso_upload_is_deleted_so_no_later_build_reuses_it(
+    make_run: MakeRun, driver: FakeISODriver, tmp_path: Path, fault: str, expected: type
+) -> None:
+    from builder.errors import DriverError
+
+    iso = tmp_path / "install.iso"
+    iso.write_bytes(b"CD001 " * 1000)
+
+    def cut(datastore: str, path: str) -> None:
+        driver.files[(datastore, path)] = b"CD001 "  # a truncated file is on the datastore
+        if fault == "cancel":
+            raise BuildCancelled("cancelled")
+        raise DriverError(f"upload to [{datastore}] {path}: connection reset")
+
+    run, _ = make_run(iso_url=str(iso), iso_checksum="none")
+    run.iso_path = str(iso)
+    driver.on_upload = cut
+    with pytest.raises(expected):
+        StepRemoteUpload().run(run)
+    assert remote_names(driver) == []
+    assert records(run)[-1] == (
+        "vsphere.file",
+        "[LocalDS_0] packer_cache/install.iso",
+        "released",
+    )
+    # the next build uploads the whole ISO again instead of skipping a partial one
+    driver.on_upload = None
+    run2, sink = make_run(iso_url=str(iso), iso_checksum="none")
+    run2.iso_path = str(iso)
+    StepRemoteUpload().run(run2)
+    assert driver.files[("LocalDS_0", "packer_cache/install.iso")] == iso.read_bytes()
+    assert not [t for t in sink.texts(Say) if "skipping upload" in t]
+
+
 # ------------------------------------------------------------------ floppies
 def test_the_floppy_is_uploaded_next_to_the_vm_attached_then_removed(
     make_run: MakeRun, driver: FakeISODriver, tmp_path: Path
@@ -257,7 +298,7 @@ def test_a_failed_floppy_upload_deletes_the_partial_file(
 def test_an_unset_datastore_is_the_only_one_or_an_error_listing_them(
     make_run: MakeRun, driver: FakeISODriver, tmp_path: Path
 ) -> None:
-    from builder.vsphere.iso.steps.datastore import build_datastore
+    from builder.vsphere.common.datastore import build_datastore
 
     run, _ = make_run(datastore="")
     assert build_datastore(run) == "LocalDS_0"

@@ -1,4 +1,4 @@
-"""Files vsphere-iso puts on the datastore: where they go, and their ledger records.
+"""Files the vSphere builders put on the datastore: where they go, and their ledger records.
 
 The ISO and the cd_files image go to `packer_cache/` (the common StepRemoteUpload); the
 floppy image next to the VM (StepAddFloppy, with `upload` here). An upload is `vsphere.file`

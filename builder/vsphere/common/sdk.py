@@ -94,8 +94,13 @@ class PyVmomiDriver:
         s = self.settings
         where = f"vcenter_server {s.vcenter_server}"
         try:
-            stub = SoapStubAdapter(host=self.host, port=self.port, path="/sdk",
-                                   version=API_VERSION, sslContext=self._ssl())  # fmt: skip
+            stub = SoapStubAdapter(  # type: ignore[no-untyped-call]
+                host=self.host,
+                port=self.port,
+                path="/sdk",
+                version=API_VERSION,
+                sslContext=self._ssl(),
+            )
             si = vim.ServiceInstance("ServiceInstance", stub)
             content = si.RetrieveContent()
             session = content.sessionManager.Login(s.username, s.password)

@@ -8,7 +8,7 @@ drivers from `SessionSettings`, and is where tests put their fake in.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -17,6 +17,7 @@ from builder.errors import DriverError
 
 if TYPE_CHECKING:
     from builder.amazon.common.config import BlockDevice
+    from builder.multistep import CancelToken
 
 PLATFORM = "amazon"  # the ledger's name for EC2 resources
 DEFAULT_RETRIES = 3
@@ -190,6 +191,44 @@ class LaunchSpec:
     volume_tags: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ImportSpec:
+    """One ImportImage request: a disk image in S3 to become an AMI."""
+
+    bucket: str
+    key: str
+    format: str  # ova | raw | vhd | vhdx | vmdk
+    encrypted: bool = False
+    kms_key_id: str = ""
+    role_name: str = ""
+    license_type: str = ""
+    description: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)  # on the import task
+
+
+@dataclass(frozen=True)
+class ImportTask:
+    """An import task as DescribeImportImageTasks returns it."""
+
+    id: str
+    status: str  # active | completed | deleting | deleted
+    status_message: str = ""
+    progress: str = ""
+    image_id: str = ""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One S3 PUT of a local file (multipart above the threshold)."""
+
+    path: str
+    bucket: str
+    key: str
+    encryption: str = ""  # AES256 | aws:kms
+    kms_key_id: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
 class Ec2Driver(Protocol):
     """EC2 in one region; `in_region` gives the same account elsewhere (same sessions)."""
 
@@ -292,6 +331,31 @@ class Ec2Driver(Protocol):
     def describe_volumes(self, volume_ids: Sequence[str]) -> list[tuple[str, str]]: ...
 
     def delete_volume(self, volume_id: str) -> None: ...
+
+    # VM Import (amazon-import)
+    def import_image(self, spec: ImportSpec) -> str:
+        """Start an ImportImage task; its id."""
+        ...
+
+    def describe_import_task(self, task_id: str) -> ImportTask | None: ...
+
+    def cancel_import_task(self, task_id: str) -> None: ...
+
+    # S3, in this driver's region and with its credentials
+    def upload_file(
+        self, upload: Upload, progress: Callable[[int], None], cancel: CancelToken
+    ) -> None:
+        """PUT the file (multipart when large); `progress` gets bytes sent so far. A failed
+        or cancelled multipart upload is aborted before this raises."""
+        ...
+
+    def object_exists(self, bucket: str, key: str) -> bool: ...
+
+    def delete_object(self, bucket: str, key: str) -> None: ...
+
+    def abort_multipart_uploads(self, bucket: str, key: str) -> int:
+        """Abort unfinished multipart uploads of `key` (a killed upload's parts); how many."""
+        ...
 
 
 # The one place amazon drivers are made (and where tests put FakeCloud's in).

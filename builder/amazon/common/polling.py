@@ -20,6 +20,7 @@ DEFAULTS: dict[str, tuple[float, int]] = {
     "image_available": (15, 40),
     "security_group_exists": (5, 40),
     "volume_available": (15, 40),
+    "image_imported": (5, 720),  # amazon-import: VM Import takes minutes to hours
 }
 
 

@@ -51,6 +51,8 @@ class AmazonRemover:
             "key_pair": self._key_pair,
             "image": self._image,
             "snapshot": self._snapshot,
+            "s3_object": self._s3_object,
+            "import_task": self._import_task,
         }
 
     def remove(self, res: LeftResource) -> bool:
@@ -182,6 +184,42 @@ class AmazonRemover:
             self._deregistered.add(image)
             d.delete_snapshot(res.id)
         return True
+
+    def _s3_object(self, d: Ec2Driver, res: LeftResource) -> bool:
+        """An uploaded disk (amazon-import): unfinished parts aborted, the object deleted."""
+        bucket, key = res.attrs.get("bucket", ""), res.attrs.get("key", "")
+        if not bucket or not key:
+            return False
+        aborted = d.abort_multipart_uploads(bucket, key)
+        if not d.object_exists(bucket, key):
+            return aborted > 0
+        d.delete_object(bucket, key)
+        return True
+
+    def _import_task(self, d: Ec2Driver, res: LeftResource) -> bool:
+        """A VM Import task: cancelled while active; the AMI a finished one made is removed
+        (the build died before it recorded that AMI)."""
+        if not res.id:
+            return False
+        task = d.describe_import_task(res.id)
+        if task is None:
+            return False
+        if task.status == "active":
+            _ignore_missing(d.cancel_import_task, res.id)
+            return True
+        if task.status == "completed" and task.image_id:
+            try:
+                images = d.describe_images(image_ids=[task.image_id])
+            except AwsError as exc:
+                if exc.code not in NOT_FOUND:
+                    raise
+                images = []
+            for image in images:
+                _ignore_missing(d.deregister_image, image.id)
+                for snapshot in image.snapshot_ids:
+                    _ignore_missing(d.delete_snapshot, snapshot)
+            return bool(images)
+        return False
 
 
 def _ignore_missing(call: Callable[[str], None], resource_id: str) -> None:

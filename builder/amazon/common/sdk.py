@@ -16,12 +16,15 @@ from builder.amazon.common.driver import (
     AwsError,
     Filters,
     Image,
+    ImportSpec,
+    ImportTask,
     Instance,
     KeyPairInfo,
     LaunchSpec,
     SecurityGroup,
     SessionSettings,
     Subnet,
+    Upload,
     Vpc,
 )
 from builder.amazon.common.shapes import (
@@ -34,9 +37,11 @@ from builder.amazon.common.shapes import (
     key_pair_of,
     tag_specs,
 )
+from builder.errors import BuildCancelled
 
 if TYPE_CHECKING:
     from builder.amazon.common.config import BlockDevice
+    from builder.multistep import CancelToken
 
 # Called with every EC2/STS client the driver creates (the benchmark counts calls this way).
 CLIENT_HOOKS: list[Callable[[Any], None]] = []
@@ -64,12 +69,15 @@ class Boto3Driver:
         self._shared.close()
 
     def _call(self, operation: str, **params: Any) -> Any:
+        return self._call_on("ec2", operation, **params)
+
+    def _call_on(self, service: str, operation: str, **params: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
         from botocore.parsers import ResponseParserError
 
         method = "".join("_" + c.lower() if c.isupper() else c for c in operation).lstrip("_")
         try:
-            client = self._shared.client("ec2", self.region)
+            client = self._shared.client(service, self.region)
             return getattr(client, method)(**{k: v for k, v in params.items() if v is not None})
         except ClientError as exc:
             error = exc.response.get("Error", {})
@@ -346,6 +354,118 @@ class Boto3Driver:
 
     def delete_volume(self, volume_id: str) -> None:
         self._call("DeleteVolume", VolumeId=volume_id)
+
+    # ------------------------------------------------------------------ VM Import
+    def import_image(self, spec: ImportSpec) -> str:
+        resp = self._call(
+            "ImportImage",
+            DiskContainers=[
+                {"Format": spec.format, "UserBucket": {"S3Bucket": spec.bucket, "S3Key": spec.key}}
+            ],
+            Encrypted=spec.encrypted,
+            KmsKeyId=spec.kms_key_id or None,
+            RoleName=spec.role_name or None,
+            LicenseType=spec.license_type or None,
+            Description=spec.description or None,
+            TagSpecifications=tag_specs(("import-image-task", spec.tags)) or None,
+        )
+        return str(resp["ImportTaskId"])
+
+    def describe_import_task(self, task_id: str) -> ImportTask | None:
+        try:
+            resp = self._call("DescribeImportImageTasks", ImportTaskIds=[task_id])
+        except AwsError as exc:
+            if exc.code.startswith("InvalidConversionTaskId"):
+                return None
+            raise
+        for task in resp.get("ImportImageTasks", []):
+            return ImportTask(
+                id=str(task.get("ImportTaskId", task_id)),
+                status=str(task.get("Status", "")),
+                status_message=str(task.get("StatusMessage", "")),
+                progress=str(task.get("Progress", "")),
+                image_id=str(task.get("ImageId", "")),
+            )
+        return None
+
+    def cancel_import_task(self, task_id: str) -> None:
+        self._call("CancelImportTask", ImportTaskId=task_id)
+
+    # ------------------------------------------------------------------ S3
+    def upload_file(
+        self, upload: Upload, progress: Callable[[int], None], cancel: CancelToken
+    ) -> None:
+        """s3transfer's TransferManager (boto3's upload_file) with a cancel: a cancelled or
+        failed multipart upload is aborted by s3transfer's failure cleanup."""
+        import urllib.parse
+
+        from botocore.exceptions import BotoCoreError, ClientError
+        from s3transfer.exceptions import CancelledError
+        from s3transfer.manager import TransferConfig, TransferManager
+        from s3transfer.subscribers import BaseSubscriber
+
+        sent = [0]
+
+        class Sent(BaseSubscriber):  # type: ignore[misc]
+            def on_progress(self, future: Any, bytes_transferred: int, **_: Any) -> None:
+                sent[0] += bytes_transferred
+                progress(sent[0])
+
+        extra: dict[str, str] = {}
+        if upload.encryption:
+            extra["ServerSideEncryption"] = upload.encryption
+            if upload.encryption == "aws:kms" and upload.kms_key_id:
+                extra["SSEKMSKeyId"] = upload.kms_key_id
+        if upload.tags:
+            extra["Tagging"] = urllib.parse.urlencode(dict(upload.tags))
+        client = self._shared.client("s3", self.region)
+        manager = TransferManager(client, TransferConfig())
+        cancelled = False
+        try:
+            future = manager.upload(
+                upload.path, upload.bucket, upload.key, extra_args=extra, subscribers=[Sent()]
+            )
+            while not future.done():
+                if cancel.wait(0.2):
+                    cancelled = True
+                    future.cancel()
+                    break
+            future.result()
+        except CancelledError as exc:
+            raise BuildCancelled() from exc
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise AwsError(
+                "PutObject", error.get("Code", ""), error.get("Message", str(exc))
+            ) from exc
+        except BotoCoreError as exc:
+            raise AwsError("PutObject", type(exc).__name__, str(exc), answered=False) from exc
+        finally:
+            manager.shutdown(cancel=cancelled)
+        if cancelled:
+            raise BuildCancelled()
+
+    def object_exists(self, bucket: str, key: str) -> bool:
+        try:
+            self._call_on("s3", "HeadObject", Bucket=bucket, Key=key)
+        except AwsError as exc:
+            if exc.code in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def delete_object(self, bucket: str, key: str) -> None:
+        self._call_on("s3", "DeleteObject", Bucket=bucket, Key=key)
+
+    def abort_multipart_uploads(self, bucket: str, key: str) -> int:
+        resp = self._call_on("s3", "ListMultipartUploads", Bucket=bucket, Prefix=key)
+        aborted = 0
+        for up in resp.get("Uploads", []):
+            if up.get("Key") == key:
+                self._call_on("s3", "AbortMultipartUpload", Bucket=bucket, Key=key,
+                              UploadId=up["UploadId"])  # fmt: skip
+                aborted += 1
+        return aborted
 
 
 class _Sessions:

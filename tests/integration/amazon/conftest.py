@@ -29,6 +29,7 @@ from builder.events import Event
 from builder.multistep import CancelToken
 from builder.testing import RecordingSink
 from tests.conftest import write_template
+from tests.integration.amazon import moto_import
 from tests.integration.conftest import free_port, service_missing
 
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
@@ -81,7 +82,22 @@ class MotoServer:
                 if snap["SnapshotId"] not in used:
                     items.add(f"orphan snapshot {snap['SnapshotId']}")
             items |= {f"volume {v['VolumeId']}" for v in ec2.describe_volumes()["Volumes"]}
+            tasks = ec2.describe_import_image_tasks()["ImportImageTasks"]
+            items |= {
+                f"import task {t['ImportTaskId']} ({t['Status']})"
+                for t in tasks
+                if t["Status"] == "active"
+            }
             out[region] = items
+        s3 = self.client("s3")
+        objects: set[str] = set()
+        for bucket in s3.list_buckets().get("Buckets", []):
+            name = bucket["Name"]
+            for obj in s3.list_objects_v2(Bucket=name).get("Contents", []):
+                objects.add(f"s3 object s3://{name}/{obj['Key']}")
+            for up in s3.list_multipart_uploads(Bucket=name).get("Uploads", []):
+                objects.add(f"s3 multipart upload s3://{name}/{up['Key']} {up['UploadId']}")
+        out["s3"] = objects
         return out
 
     @contextmanager
@@ -140,6 +156,7 @@ def moto_server() -> Iterator[MotoServer]:
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    moto_import.install()  # the suite's extension: VM Import's three actions
     try:
         moto = MotoServer(f"http://127.0.0.1:{port}")
         moto.source_ami = _seed_source_ami(moto)
@@ -168,7 +185,7 @@ def aws(
     before = moto_server.inventory()
     yield moto_server
     after = moto_server.inventory()
-    leaked = {r: sorted(after[r] - before[r]) for r in REGIONS if after[r] - before[r]}
+    leaked = {r: sorted(after[r] - before[r]) for r in after if after[r] - before[r]}
     assert leaked == {}, f"the build left resources behind: {leaked}"
 
 
@@ -292,8 +309,10 @@ class ApiRecorder:
         self.retry_configs.append(dict(client.meta.config.retries))
 
         def params(params: dict[str, Any], model: Any, **_: Any) -> None:
+            # an S3 body is a file object: recorded by its type, not copied
+            kept = {k: (type(v).__name__ if k == "Body" else v) for k, v in params.items()}
             with self._lock:
-                self.calls.append(ApiCall(service, model.name, copy.deepcopy(params)))
+                self.calls.append(ApiCall(service, model.name, copy.deepcopy(kept)))
 
         def send(request: Any, **_: Any) -> None:
             body = request.body or b""

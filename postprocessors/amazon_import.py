@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
+from builder import faults
 from builder.amazon.common.access import AccessConfig
 from builder.amazon.common.artifact import AmiArtifact
 from builder.amazon.common.driver import (
@@ -232,6 +233,8 @@ class AmazonImportPostProcessor(PostProcessor):
         last = [-step]
 
         def progress(done: int) -> None:
+            if 0 < done < total:
+                faults.point("amazon-import:upload")  # a test's kill during the upload
             if done - last[0] >= step or done == total:
                 last[0] = done
                 ui.progress(f"upload {os.path.basename(source)}", done, total)

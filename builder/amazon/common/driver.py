@@ -215,6 +215,7 @@ class ImportTask:
     status_message: str = ""
     progress: str = ""
     image_id: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -338,6 +339,10 @@ class Ec2Driver(Protocol):
         ...
 
     def describe_import_task(self, task_id: str) -> ImportTask | None: ...
+
+    def describe_import_tasks(self) -> list[ImportTask]:
+        """Every import task of the account in this region (cleanup finds its own by tag)."""
+        ...
 
     def cancel_import_task(self, task_id: str) -> None: ...
 

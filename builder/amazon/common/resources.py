@@ -198,28 +198,34 @@ class AmazonRemover:
 
     def _import_task(self, d: Ec2Driver, res: LeftResource) -> bool:
         """A VM Import task: cancelled while active; the AMI a finished one made is removed
-        (the build died before it recorded that AMI)."""
-        if not res.id:
+        (the build died before it recorded that AMI). One whose id was never recorded is
+        found by the run id tag it was started with."""
+        if res.id:
+            task = d.describe_import_task(res.id)
+            tasks = [task] if task is not None else []
+        else:
+            tasks = [t for t in d.describe_import_tasks() if t.tags.get(RUN_TAG) == res.run_id]
+        removed = False
+        for task in tasks:
+            if task.status == "active":
+                _ignore_missing(d.cancel_import_task, task.id)
+                removed = True
+            elif task.status == "completed" and task.image_id:
+                removed = self._imported_image(d, task.image_id) or removed
+        return removed
+
+    def _imported_image(self, d: Ec2Driver, image_id: str) -> bool:
+        try:
+            images = d.describe_images(image_ids=[image_id])
+        except AwsError as exc:
+            if exc.code not in NOT_FOUND:
+                raise
             return False
-        task = d.describe_import_task(res.id)
-        if task is None:
-            return False
-        if task.status == "active":
-            _ignore_missing(d.cancel_import_task, res.id)
-            return True
-        if task.status == "completed" and task.image_id:
-            try:
-                images = d.describe_images(image_ids=[task.image_id])
-            except AwsError as exc:
-                if exc.code not in NOT_FOUND:
-                    raise
-                images = []
-            for image in images:
-                _ignore_missing(d.deregister_image, image.id)
-                for snapshot in image.snapshot_ids:
-                    _ignore_missing(d.delete_snapshot, snapshot)
-            return bool(images)
-        return False
+        for image in images:
+            _ignore_missing(d.deregister_image, image.id)
+            for snapshot in image.snapshot_ids:
+                _ignore_missing(d.delete_snapshot, snapshot)
+        return bool(images)
 
 
 def _ignore_missing(call: Callable[[str], None], resource_id: str) -> None:

@@ -36,6 +36,7 @@ from builder.amazon.common.shapes import (
     instance_of,
     key_pair_of,
     tag_specs,
+    tags_of,
 )
 from builder.errors import BuildCancelled
 
@@ -378,15 +379,12 @@ class Boto3Driver:
             if exc.code.startswith("InvalidConversionTaskId"):
                 return None
             raise
-        for task in resp.get("ImportImageTasks", []):
-            return ImportTask(
-                id=str(task.get("ImportTaskId", task_id)),
-                status=str(task.get("Status", "")),
-                status_message=str(task.get("StatusMessage", "")),
-                progress=str(task.get("Progress", "")),
-                image_id=str(task.get("ImageId", "")),
-            )
-        return None
+        found = [_import_task(t) for t in resp.get("ImportImageTasks", [])]
+        return found[0] if found else None
+
+    def describe_import_tasks(self) -> list[ImportTask]:
+        resp = self._call("DescribeImportImageTasks")
+        return [_import_task(t) for t in resp.get("ImportImageTasks", [])]
 
     def cancel_import_task(self, task_id: str) -> None:
         self._call("CancelImportTask", ImportTaskId=task_id)
@@ -466,6 +464,17 @@ class Boto3Driver:
                               UploadId=up["UploadId"])  # fmt: skip
                 aborted += 1
         return aborted
+
+
+def _import_task(raw: Mapping[str, Any]) -> ImportTask:
+    return ImportTask(
+        id=str(raw.get("ImportTaskId", "")),
+        status=str(raw.get("Status", "")),
+        status_message=str(raw.get("StatusMessage", "")),
+        progress=str(raw.get("Progress", "")),
+        image_id=str(raw.get("ImageId", "")),
+        tags=tags_of(raw),
+    )
 
 
 class _Sessions:

@@ -11,11 +11,10 @@ and `validate` must not pay for what they do not use).
 
 from __future__ import annotations
 
-import logging as _logging
 from typing import TYPE_CHECKING, Any
 
-# a library logs only where its user asks (PYBUILD_LOG in the CLI sets a handler)
-_logging.getLogger("pybuild").addHandler(_logging.NullHandler())
+# A library logs only where its user asks (PYBUILD_LOG in the CLI sets a handler): the
+# NullHandler that keeps it quiet is added by builder.logs with the first logger.
 
 __version__ = "0.1.0"
 PACKER_VERSION = "1.6.6"  # the Packer release whose JSON template format pybuild implements

@@ -8,9 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import IO, Any
 
 from builder import PACKER_VERSION, __version__
@@ -23,22 +21,32 @@ class UsageError(Exception):
 
 
 # --------------------------------------------------------------------------- Go-style flags
-@dataclass
+# Plain classes, not dataclasses: `pybuild version` and `--help` must not pay for importing
+# dataclasses (and inspect) at start-up.
 class Flag:
-    name: str
-    kind: str  # bool | str | list | int | kv
-    help: str
-    default: Any = None
-    choices: Sequence[str] = ()
+    __slots__ = ("name", "kind", "help", "default", "choices")
+
+    def __init__(
+        self, name: str, kind: str, help: str, default: Any = None, choices: Sequence[str] = ()
+    ):
+        self.name, self.kind, self.help = name, kind, help  # kind: bool | str | list | int | kv
+        self.default, self.choices = default, choices
 
 
-@dataclass
 class Command:
-    name: str
-    synopsis: str
-    usage: str
-    flags: list[Flag] = field(default_factory=list)
-    run: Callable[[dict[str, Any], list[str], Context], int] | None = None
+    __slots__ = ("name", "synopsis", "usage", "flags", "run")
+
+    def __init__(
+        self,
+        name: str,
+        synopsis: str,
+        usage: str,
+        flags: list[Flag] | None = None,
+        run: Callable[[dict[str, Any], list[str], Context], int] | None = None,
+    ):
+        self.name, self.synopsis, self.usage = name, synopsis, usage
+        self.flags = flags if flags is not None else []
+        self.run = run
 
 
 def parse_flags(cmd: Command, argv: list[str]) -> tuple[dict[str, Any], list[str]]:
@@ -110,14 +118,18 @@ def format_usage(cmd: Command) -> str:
 
 
 # --------------------------------------------------------------------------- context
-@dataclass
 class Context:
     """What a command needs from the process: streams and the -machine-readable switch."""
 
-    out: IO[str]
-    err: IO[str]
-    machine: bool = False
-    redact: Callable[[str], str] = field(default=lambda text: text)
+    def __init__(
+        self,
+        out: IO[str],
+        err: IO[str],
+        machine: bool = False,
+        redact: Callable[[str], str] | None = None,
+    ):
+        self.out, self.err, self.machine = out, err, machine
+        self.redact: Callable[[str], str] = redact or (lambda text: text)
 
     def say(self, text: str) -> None:
         text = self.redact(text)
@@ -503,6 +515,8 @@ def _run_interruptible(fn: Callable[[], Any]) -> Any:
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
             box["error"] = exc
 
+    import threading
+
     th = threading.Thread(target=target, name="pybuild-run", daemon=True)
     th.start()
     while th.is_alive():
@@ -513,6 +527,8 @@ def _run_interruptible(fn: Callable[[], Any]) -> Any:
 
 
 def _stdin_asker(ctx: Context) -> Callable[[str], str | None]:
+    import threading
+
     lock = threading.Lock()
 
     def ask(prompt: str) -> str | None:
@@ -669,8 +685,6 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
 
 
 def _dispatch(cmd: Command, rest: list[str], ctx: Context) -> int:
-    from builder.errors import PybuildError
-
     try:
         values, args = parse_flags(cmd, rest)
         assert cmd.run is not None
@@ -682,13 +696,6 @@ def _dispatch(cmd: Command, rest: list[str], ctx: Context) -> int:
             return EXIT_ERROR
         ctx.out.write(format_usage(cmd))
         return EXIT_OK
-    except PybuildError as exc:
-        if _debug_log():
-            import logging
-
-            logging.getLogger("pybuild").exception("failed")
-        ctx.error(_error_text(exc))
-        return EXIT_ERROR
     except KeyboardInterrupt:
         ctx.error("Interrupted.")
         return EXIT_ERROR
@@ -697,11 +704,22 @@ def _dispatch(cmd: Command, rest: list[str], ctx: Context) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_ERROR
-    except Exception as exc:  # a bug: say so plainly, traceback only with PYBUILD_LOG=1
-        if _debug_log():
-            import logging
+    except Exception as exc:
+        # imported here, not at start-up: `pybuild version` never needs builder.errors
+        from builder.errors import PybuildError
 
-            logging.getLogger("pybuild").exception("internal error")  # masked by the log filter
+        if isinstance(exc, PybuildError):
+            if _debug_log():
+                from builder.logs import logger
+
+                logger("pybuild").exception("failed")
+            ctx.error(_error_text(exc))
+            return EXIT_ERROR
+        # a bug: say so plainly, traceback only with PYBUILD_LOG=1
+        if _debug_log():
+            from builder.logs import logger
+
+            logger("pybuild").exception("internal error")  # masked by the log filter
         ctx.error(
             f"Error: internal error: {type(exc).__name__}: {exc}\n"
             "Run with PYBUILD_LOG=1 for a traceback, and please report it."

@@ -761,9 +761,9 @@ def run_build(build: Build, sink: Sink, redactor: Redactor) -> BuildResult:
                     f"Cleanup failed: {hook.cleanup_error}. Original Provisioning error: {exc}"
                 )
     except Exception as exc:  # noqa: BLE001 - an unexpected bug in a plugin fails its build only
-        import logging
+        from builder.logs import logger
 
-        logging.getLogger("pybuild").exception("unexpected error in build %s", build.name)
+        logger("pybuild").exception("unexpected error in build %s", build.name)
         result.error = exc if not cancel.cancelled else BuildCancelled()
         result.cancelled = cancel.cancelled
     result.seconds = time.monotonic() - started

@@ -9,7 +9,6 @@ driver from the settings the build recorded, or from the same template's setting
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import threading
@@ -30,6 +29,7 @@ from builder.ledger import (
     read_run,
     run_files,
 )
+from builder.logs import logger
 
 GROUP = "pybuild.resources"
 
@@ -53,7 +53,7 @@ class ResourceHandler(Protocol):
         """A remover from the recorded settings, or the template's own (`full`) when known."""
 
 
-log = logging.getLogger("pybuild.cleanup")
+log = logger("pybuild.cleanup")
 
 
 @dataclass(frozen=True)

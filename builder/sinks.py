@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 
 from builder.events import Event, Sink
+from builder.logs import logger
 from builder.redact import Redactor
 
 
 class LoggingSink:
     """Writes every event to the `pybuild.ui` debug logger."""
 
-    log = logging.getLogger("pybuild.ui")
+    log = logger("pybuild.ui")
 
     def emit(self, event: Event) -> None:
         if self.log.isEnabledFor(logging.DEBUG):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import io
-import logging
 import os
 import random
 import time
@@ -30,6 +29,7 @@ from builder.errors import (
     RemoteCommandFailed,
     TemplateError,
 )
+from builder.logs import logger
 from provisioners.shell_local import flatten_vars, is_key_value, script_env, write_inline_script
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from builder.components import PluginOptions
     from builder.ui import Ui
 
-log = logging.getLogger(__name__)
+log = logger("pybuild.shell")
 
 DEFAULT_EXECUTE_COMMAND = "chmod +x {{.Path}}; {{.Vars}} {{.Path}}"
 ENV_FILE_EXECUTE_COMMAND = "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}"

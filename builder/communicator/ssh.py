@@ -7,7 +7,6 @@ paramiko is imported only inside the functions that connect, so importing this m
 from __future__ import annotations
 
 import codecs
-import logging
 import select
 import shlex
 import time
@@ -25,6 +24,7 @@ from builder.communicator.base import (
 from builder.communicator.sshsettings import Hop, SSHSettings
 from builder.config import format_go_duration
 from builder.errors import BuildCancelled, BuildError, CommunicatorTimeout
+from builder.logs import logger
 
 if TYPE_CHECKING:
     from builder.communicator.sshdial import Connection, DialOptions
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from builder.multistep import CancelToken
     from builder.ui import Ui
 
-log = logging.getLogger("pybuild.ssh")
+log = logger("pybuild.ssh")
 
 AUTH_HELP = (
     "pybuild experienced an authentication error when trying to connect via SSH. This can "

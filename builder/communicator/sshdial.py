@@ -7,7 +7,6 @@ here at module level, so `pybuild validate` never pays for it.
 from __future__ import annotations
 
 import io
-import logging
 import os
 import socket
 import struct
@@ -18,8 +17,9 @@ from typing import Any
 import paramiko
 
 from builder.communicator.sshsettings import Hop, Proxy
+from builder.logs import logger
 
-log = logging.getLogger("pybuild.ssh")
+log = logger("pybuild.ssh")
 
 # Flow control. Measured on loopback (200 MB download): a 2 MiB window 0.55-0.7 s, a 16 MiB
 # window 1.8-3.3 s (paramiko's receive buffer is a bytearray consumed from the front, so a

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import posixpath
 import stat
@@ -18,12 +17,13 @@ from paramiko.message import Message
 
 from builder.communicator.base import ProgressHandler
 from builder.errors import BuildCancelled, BuildError
+from builder.logs import logger
 
 if TYPE_CHECKING:
     from builder.multistep import CancelToken
 
 
-log = logging.getLogger("pybuild.ssh")
+log = logger("pybuild.ssh")
 
 
 class NoScp(Exception):

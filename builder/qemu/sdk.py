@@ -7,7 +7,6 @@ operation named and qemu's own last words.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import socket
@@ -19,13 +18,14 @@ from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from builder.errors import DriverError
+from builder.logs import logger
 from builder.qemu.driver import QemuProcess, QemuSettings
 from builder.qemu.resources import start_time
 
 if TYPE_CHECKING:
     from builder.multistep import CancelToken
 
-log = logging.getLogger("pybuild.qemu")
+log = logger("pybuild.qemu")
 
 INSTALL_HINT = {
     "qemu-img": "install it: apt-get install qemu-utils",

@@ -7,7 +7,6 @@ the pause after every key event (`typing_interval()`), `<waitXX>`, and cancellat
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
@@ -25,13 +24,14 @@ from builder.common.boot.keys import (
     parse,
 )
 from builder.errors import BuildCancelled, BuildError, PybuildError
+from builder.logs import logger
 
 if TYPE_CHECKING:
     from builder.components import PluginOptions
     from builder.multistep import CancelToken
     from builder.ui import Ui
 
-log = logging.getLogger("pybuild.boot")
+log = logger("pybuild.boot")
 
 
 class KeySender(Protocol):

@@ -8,18 +8,18 @@ because no installed library still offers it.
 
 from __future__ import annotations
 
-import logging
 import socket
 import struct
 from typing import TYPE_CHECKING
 
 from builder.common.boot.keys import keysym
 from builder.errors import BuildError
+from builder.logs import logger
 
 if TYPE_CHECKING:
     from builder.ui import Ui
 
-log = logging.getLogger("pybuild.vnc")
+log = logger("pybuild.vnc")
 
 SECURITY_NONE = 1
 SECURITY_VNC_AUTH = 2

@@ -16,7 +16,6 @@ error naming it (1.6.6 sends usage 0).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, ClassVar
@@ -33,6 +32,7 @@ from builder.common.boot import (
 )
 from builder.common.boot.keys import format_duration
 from builder.errors import BuildCancelled, BuildError, DriverError
+from builder.logs import logger
 from builder.vsphere.common.driver import UsbKeyEvent
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from builder.multistep import CancelToken
     from builder.vsphere.common.driver import VMRef, VSphereDriver
 
-log = logging.getLogger("pybuild.boot")
+log = logger("pybuild.boot")
 
 # The modifier keys and the UsbKeyEvent bit each one holds.
 MODIFIERS = {

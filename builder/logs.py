@@ -1,0 +1,19 @@
+"""The library's loggers (`pybuild` and its children), created on first use.
+
+A NullHandler on `pybuild` keeps a library user who configured no logging from seeing
+pybuild's records on stderr (logging's last resort). It is added here, by the first module
+that asks for a logger, not by `import builder`: `pybuild version` never imports logging.
+"""
+
+from __future__ import annotations
+
+import logging
+
+_ROOT = logging.getLogger("pybuild")
+if not any(isinstance(h, logging.NullHandler) for h in _ROOT.handlers):
+    _ROOT.addHandler(logging.NullHandler())
+
+
+def logger(name: str) -> logging.Logger:
+    """`logging.getLogger(name)`, after the library's NullHandler is in place."""
+    return logging.getLogger(name)

@@ -44,6 +44,7 @@ class Task:
     image_id: str = ""
     polls: int = 0
     failure: str = ""  # the message the task ends with instead of an AMI
+    sha256: str = ""  # of the whole object, read when the task started
     tags: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -70,8 +71,10 @@ def reset() -> None:
 
 
 # ---------------------------------------------------------------------- the disk's format
-def _head_tail(bucket: str, key: str, account: str) -> tuple[bytes, bytes, int] | None:
-    """The object's first 64 KiB, last 512 bytes and size; None when there is no object."""
+def _head_tail(bucket: str, key: str, account: str) -> tuple[bytes, bytes, str] | None:
+    """The object's first 64 KiB, last 512 bytes and sha256; None when there is no object."""
+    import hashlib
+
     from moto.s3.models import s3_backends
 
     try:
@@ -81,6 +84,7 @@ def _head_tail(bucket: str, key: str, account: str) -> tuple[bytes, bytes, int] 
     if obj is None:
         return None
     buf = obj._value_buffer  # a spooled file: read the two ends, not the whole disk
+    digest = hashlib.sha256()
     with obj.lock:
         buf.seek(0, 2)
         size = buf.tell()
@@ -88,7 +92,10 @@ def _head_tail(bucket: str, key: str, account: str) -> tuple[bytes, bytes, int] 
         head = buf.read(64 * 1024)
         buf.seek(max(0, size - 512))
         tail = buf.read(512)
-    return head, tail, size
+        buf.seek(0)
+        while chunk := buf.read(1024 * 1024):
+            digest.update(chunk)
+    return head, tail, digest.hexdigest()
 
 
 def disk_problem(fmt: str, head: bytes, tail: bytes) -> str:
@@ -162,7 +169,7 @@ def _import_image(self: Any) -> Any:
         raise InvalidParameterValueError(
             f"The specified S3 object s3://{bucket}/{key} does not exist"
         )
-    head, tail, _ = found
+    head, tail, task.sha256 = found
     with _lock:
         task.failure = disk_problem(fmt, head, tail) or (_fail_next.pop(0) if _fail_next else "")
         _tasks[task.id] = task

@@ -747,7 +747,7 @@ def _setup_logging() -> None:
         logging.FileHandler(path) if path else logging.StreamHandler(sys.stderr)
     )
     handler.setFormatter(logging.Formatter("%(asctime)s [%(levelname)s] %(name)s: %(message)s"))
-    from builder.redact import RedactionFilter
+    from builder.logs import RedactionFilter
 
     handler.addFilter(RedactionFilter())
     log = logging.getLogger("pybuild")

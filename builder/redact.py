@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import weakref
 from collections.abc import Iterable
 from dataclasses import fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from builder.events import Event
+if TYPE_CHECKING:
+    from builder.events import Event
 
 
 class Redactor:
@@ -79,18 +79,3 @@ def redact_everywhere(text: str) -> str:
     for r in list(_ALL_REDACTORS):
         text = r(text)
     return text
-
-
-class RedactionFilter(logging.Filter):
-    """A logging filter that masks secrets in every record of the debug log."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact_everywhere(record.getMessage())
-        record.args = ()
-        if record.exc_info:  # a traceback's text can carry secrets too: format it here
-            text = logging.Formatter().formatException(record.exc_info)
-            record.exc_text = redact_everywhere(text)
-            record.exc_info = None
-        elif record.exc_text:
-            record.exc_text = redact_everywhere(record.exc_text)
-        return True

@@ -17,12 +17,12 @@ from builder.common.plan import Creates, PlannedStep
 from builder.common.run import BuildRun, RunArgs
 from builder.components import Builder
 from builder.multistep import Step, StepObserver, run_build_steps
-from builder.ui import Ui
 
 if TYPE_CHECKING:
     from builder.artifact import Artifact
     from builder.components import Hook
     from builder.multistep import CancelToken
+    from builder.ui import Ui
 
 R = TypeVar("R", bound=BuildRun[Any])
 

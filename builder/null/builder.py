@@ -9,7 +9,6 @@ from typing import Any
 from builder.artifact import Artifact
 from builder.common.builder import PlatformBuilder
 from builder.common.run import BuildRun, RunArgs
-from builder.common.steps import StepConnect, StepProvision
 from builder.multistep import Step
 from builder.null.config import NullConfig
 
@@ -35,6 +34,8 @@ class Builder(PlatformBuilder[NullRun]):
         return NullRun(**args, config=self.config)
 
     def steps(self) -> Sequence[Step[NullRun] | None]:
+        from builder.common.steps import StepConnect, StepProvision  # not needed to validate
+
         return [StepConnect(), StepProvision()]
 
     def artifact(self, ctx: NullRun) -> Artifact | None:

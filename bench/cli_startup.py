@@ -1,6 +1,8 @@
-"""`pybuild validate` / `pybuild version` against packer 1.6.6, alternating runs, same template.
+"""`pybuild validate` / `build` / `version` against packer 1.6.6, alternating runs, same template.
 
     python bench/cli_startup.py [--runs 20] [--template examples/null/template.json]
+    python bench/cli_startup.py --one        # one null build + one shell-local (`true`)
+    python bench/cli_startup.py --builds 50  # 50 null builds, each with that provisioner
 
 Prints the median wall time of each command and pybuild/packer ratios (< 1 = pybuild faster).
 Needs Debian's `packer` on PATH and pybuild installed (the `pybuild` of the active venv,
@@ -39,7 +41,21 @@ def main() -> None:
         help="pybuild executable to time (default: the one beside this Python); an editable "
         "install pays ~8 ms more per start for its import hook",
     )
+    ap.add_argument("--one", action="store_true", help="time the one-build template")
+    ap.add_argument("--builds", type=int, default=0, help="time an N-build null template")
     args = ap.parse_args()
+    if args.one or args.builds:
+        import json
+        import tempfile
+
+        n = max(1, args.builds)
+        builders = [{"type": "null", "name": f"b{i}", "communicator": "none"} for i in range(n)]
+        if n == 1:
+            builders = [{"type": "null", "communicator": "none"}]
+        shell = {"type": "shell-local", "inline": ["true"]}
+        path = Path(tempfile.mkdtemp(prefix="bench-startup-")) / "t.json"
+        path.write_text(json.dumps({"builders": builders, "provisioners": [shell]}))
+        args.template = str(path)
     packer = shutil.which("packer")
     if not packer:
         raise SystemExit(
@@ -55,6 +71,7 @@ def main() -> None:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     cases = {
         "validate": ([*py, "validate", args.template], [packer, "validate", args.template]),
+        "build": ([*py, "build", args.template], [packer, "build", args.template]),
         "version": ([*py, "version"], [packer, "version"]),
     }
     print(

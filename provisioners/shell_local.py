@@ -13,6 +13,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -278,7 +279,7 @@ class ShellLocalRun:
             self.ui.message(line)
 
         try:
-            proc = subprocess.Popen(
+            proc = spawn(
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
@@ -302,6 +303,20 @@ class ShellLocalRun:
             raise RemoteCommandFailed(" ".join(argv), code, self.config.allowed_codes(), tail)
 
 
+# Writing a script and starting a process take turns. A process forked by another build's
+# thread while a script is still open for writing holds that descriptor until it execs,
+# and executing the script in that window fails with "Text file busy" (ETXTBSY); with
+# many parallel shell-local builds it happened (6 of 200 builds). Popen returns once the
+# child has exec'd, so no child forked under the lock can hold a script open afterwards.
+SPAWN_LOCK = threading.Lock()
+
+
+def spawn(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """`subprocess.Popen`, never while a script is being written."""
+    with SPAWN_LOCK:
+        return subprocess.Popen(list(argv), **kwargs)
+
+
 def write_inline_script(lines: Sequence[str], shebang: str, extension: str = "") -> str:
     """Write `#!shebang` and the lines to `$TMPDIR/packer-shell<digits>[.ext]` (0700)."""
     tmpdir = os.path.abspath(os.environ.get("TMPDIR") or "/tmp")
@@ -311,12 +326,13 @@ def write_inline_script(lines: Sequence[str], shebang: str, extension: str = "")
     body = "".join(f"{line}\n" for line in [*head, *lines])
     for _ in range(1000):
         path = os.path.join(tmpdir, f"packer-shell{random.randrange(10**9):09d}{suffix}")
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
-        except FileExistsError:
-            continue
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(body)
+        with SPAWN_LOCK:
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
+            except FileExistsError:
+                continue
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(body)
         os.chmod(path, 0o700)
         return path
     raise BuildError(f"Error preparing shell script: no free temp file name in {tmpdir}")

@@ -1,12 +1,17 @@
 // pybuild-vcsim: the govmomi vSphere API simulator (simulator.VPX(): DC0, cluster DC0_C0,
 // host DC0_H0, datastore LocalDS_0, network "VM Network", four VMs) for pybuild's
 // integration tests and bench, over TLS on a loopback address, with one set of credentials
-// (a wrong user or password is refused; vcsim's default accepts any).
+// (a wrong user or password is refused; vcsim's default accepts any), and the vSphere
+// Automation REST API (/rest: sessions, content libraries, OVF and VM template library items)
+// of govmomi's vapi/simulator, whose session login is held to the same credentials.
 //
 // Built by tests/testbed/vsphere.sh together with the simulator extension in
 // simulator/pybuild_ext.go (PutUsbScanCodes, ExportVm, OvfManager.CreateDescriptor, the SOAP
 // call log and the /pybuild/ endpoints); see that file. Datastore files (/folder/) need a
 // login here, as on vCenter.
+//
+// /pybuild/rest-sessions lists the REST sessions opened through the front door and not
+// logged out ({"open": [first 8 characters of each id]}).
 //
 //	pybuild-vcsim -listen 127.0.0.1:0 -username U [-password P | env VCSIM_PASSWORD]
 //	              [-soap-log FILE] [-cert FILE] [-ready-file FILE] [-exit-with-parent]
@@ -17,6 +22,7 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
+	"encoding/json"
 	"encoding/pem"
 	"flag"
 	"fmt"
@@ -34,6 +40,7 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi/simulator"
+	_ "github.com/vmware/govmomi/vapi/simulator" // registers /rest (needs RegisterEndpoints)
 	"github.com/vmware/govmomi/vim25/soap"
 )
 
@@ -81,12 +88,135 @@ func (l *soapLog) record(r *http.Request) {
 	fmt.Fprintf(l.w, "%.3f\t%s\t%s\t%s\t%s\n", time.Since(l.start).Seconds(), method, this, session, agent)
 }
 
+const (
+	restSession    = "/rest/com/vmware/cis/session"
+	restOVFItem    = "/rest/com/vmware/vcenter/ovf/library-item"
+	restItem       = "/rest/com/vmware/content/library/item/id:"
+	restSessionKey = "vmware-api-session-id"
+)
+
+// restSessions: the REST session ids the front door saw issued and not yet deleted.
+type restSessions struct {
+	sync.Mutex
+	open map[string]bool
+}
+
+func (s *restSessions) serve(w http.ResponseWriter, r *http.Request) {
+	s.Lock()
+	ids := []string{}
+	for id := range s.open {
+		if len(id) > 8 {
+			id = id[:8]
+		}
+		ids = append(ids, id)
+	}
+	s.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string][]string{"open": ids})
+}
+
+// capture keeps a copy of what a handler writes (the REST login's answer).
+type capture struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (c *capture) WriteHeader(status int) {
+	c.status = status
+	c.ResponseWriter.WriteHeader(status)
+}
+
+func (c *capture) Write(b []byte) (int, error) {
+	c.body.Write(b)
+	return c.ResponseWriter.Write(b)
+}
+
+// restLogin: POST /rest/com/vmware/cis/session needs basic auth with the right credentials
+// (vapi/simulator accepts any non-empty pair); the id it answers is remembered.
+func (s *restSessions) login(next http.Handler, w http.ResponseWriter, r *http.Request, user, pass string) {
+	if u, p, basic := r.BasicAuth(); !basic || u != user || p != pass {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"type":"com.vmware.vapi.std.errors.unauthenticated","value":{"messages":[]}}`)
+		return
+	}
+	c := &capture{ResponseWriter: w, status: http.StatusOK}
+	next.ServeHTTP(c, r)
+	var answer struct {
+		Value string `json:"value"`
+	}
+	if c.status == http.StatusOK && json.Unmarshal(c.body.Bytes(), &answer) == nil && answer.Value != "" {
+		s.Lock()
+		s.open[answer.Value] = true
+		s.Unlock()
+	}
+}
+
+// ovfUpdate: vapi/simulator answers nothing (an empty 200) when CreateOVF targets an existing
+// library item; vCenter replaces the item's content and answers a CreateResult. The item must
+// exist (asked of the simulator with the caller's session).
+func ovfUpdate(next http.Handler, w http.ResponseWriter, r *http.Request) bool {
+	body, err := ioutil.ReadAll(r.Body)
+	_ = r.Body.Close()
+	r.Body = ioutil.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	var req struct {
+		Target struct {
+			ItemID string `json:"library_item_id"`
+		} `json:"target"`
+	}
+	if json.Unmarshal(body, &req) != nil || req.Target.ItemID == "" {
+		return false
+	}
+	get, _ := http.NewRequest(http.MethodGet, restItem+req.Target.ItemID, nil)
+	get.Header.Set(restSessionKey, r.Header.Get(restSessionKey))
+	for _, c := range r.Cookies() {
+		get.AddCookie(c)
+	}
+	probe := &capture{ResponseWriter: discard{}, status: http.StatusOK}
+	next.ServeHTTP(probe, get)
+	w.Header().Set("Content-Type", "application/json")
+	if probe.status != http.StatusOK {
+		w.WriteHeader(probe.status)
+		return true
+	}
+	_ = json.NewEncoder(w).Encode(map[string]interface{}{
+		"value": map[string]interface{}{"succeeded": true, "ovf_library_item_id": req.Target.ItemID},
+	})
+	return true
+}
+
+// discard is a ResponseWriter that keeps nothing.
+type discard struct{}
+
+func (discard) Header() http.Header         { return http.Header{} }
+func (discard) Write(b []byte) (int, error) { return len(b), nil }
+func (discard) WriteHeader(int)             {}
+
 // frontDoor logs SOAP requests and refuses /folder/ requests (datastore files) without a live
 // session cookie or HTTP basic auth with the right credentials: 401, as vCenter answers
-// (vcsim itself serves them to anyone).
-func frontDoor(next http.Handler, log *soapLog, user, pass string) http.Handler {
+// (vcsim itself serves them to anyone). It holds the REST login to the same credentials and
+// completes the simulator's OVF item update.
+func frontDoor(next http.Handler, log *soapLog, rest *restSessions, user, pass string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		log.record(r)
+		if r.URL.Path == restSession && r.URL.Query().Get("~action") == "" {
+			switch r.Method {
+			case http.MethodPost:
+				rest.login(next, w, r, user, pass)
+				return
+			case http.MethodDelete:
+				rest.Lock()
+				delete(rest.open, r.Header.Get(restSessionKey))
+				rest.Unlock()
+			}
+		}
+		if r.URL.Path == restOVFItem && r.Method == http.MethodPost && ovfUpdate(next, w, r) {
+			return
+		}
 		if strings.HasPrefix(r.URL.Path, "/folder/") {
 			ok := false
 			if cookie, err := r.Cookie(soap.SessionCookieName); err == nil {
@@ -144,7 +274,8 @@ func main() {
 		die("creating the VPX model: %v", err)
 	}
 	simulator.PybuildFixTaskEntities()
-	model.Service.TLS = new(tls.Config) // the simulator's self-signed certificate
+	model.Service.TLS = new(tls.Config)    // the simulator's self-signed certificate
+	model.Service.RegisterEndpoints = true // the vAPI REST simulator (/rest)
 	model.Service.Listen = &url.URL{Host: *listen}
 	// A fresh Userinfo (not simulator.DefaultLogin) makes Login compare user and password.
 	model.Service.Listen.User = url.UserPassword(*user, *pass)
@@ -162,6 +293,8 @@ func main() {
 	model.Service.HandleFunc("/pybuild/sessions", simulator.PybuildServeSessions)
 	model.Service.HandleFunc("/pybuild/sessions/drop", simulator.PybuildServeSessions)
 	model.Service.HandleFunc("/pybuild-nfc/", simulator.PybuildServeExport)
+	rest := &restSessions{open: map[string]bool{}}
+	model.Service.HandleFunc("/pybuild/rest-sessions", rest.serve)
 
 	server, err := newServer(model)
 	if err != nil {
@@ -169,7 +302,7 @@ func main() {
 		die("-listen %s: %v", *listen, err)
 	}
 	// Set before anyone knows the address (the ready file comes after).
-	server.Config.Handler = frontDoor(server.Config.Handler, calls, *user, *pass)
+	server.Config.Handler = frontDoor(server.Config.Handler, calls, rest, *user, *pass)
 	sdk := *server.URL
 	sdk.User = nil
 

@@ -3,7 +3,7 @@
 Packer 1.6.6's step order: connect, upload, clone, hardware, CD-ROMs, configuration
 parameters, customize; with a communicator: HTTP IP, HTTP server, SSH key, power on,
 boot command, wait for IP, connect, provision, shut down; then eject CD-ROMs, snapshot,
-convert to template, export.
+convert to template, import to a content library, export.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from builder.vsphere.common.steps import (
     StepCreateSnapshot,
     StepExport,
     StepHTTPIPDiscover,
+    StepImportToContentLibrary,
     StepRemoteUpload,
     StepRemoveCDRom,
     StepRun,
@@ -105,6 +106,7 @@ class Builder(PlatformBuilder[Run]):
             StepRemoveCDRom(),
             StepCreateSnapshot(),
             StepConvertToTemplate(),
+            StepImportToContentLibrary() if cfg.content_library_destination else None,
             StepExport(build_name=opts.build_name) if cfg.export is not None else None,
         ]
 
@@ -112,5 +114,11 @@ class Builder(PlatformBuilder[Run]):
         if ctx.vm is None:
             return None
         return VSphereArtifact(
-            ctx.vm, self.driver_settings(), ctx.export_files, generated_data=ctx.build_data()
+            ctx.vm,
+            self.driver_settings(),
+            ctx.export_files,
+            generated_data=ctx.build_data(),
+            library_item=ctx.library_item,
+            library=ctx.library_name,
+            vm_destroyed=ctx.destroy_vm,
         )

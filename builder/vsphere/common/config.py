@@ -23,12 +23,14 @@ Nested blocks (`export`, `storage`) are models of their own. Blocks:
 - VSphereBootConfig  boot_command, boot_wait, boot_keygroup_interval, http_* and http_ip
 - VSphereConfig      all of the above plus the communicator: the base of both builders'
                      configs (vsphere-iso adds StorageConfig, ISO, CD, floppy blocks)
+- ContentLibraryDestinationConfig  the `content_library_destination` block: library, name,
+                     description, cluster, folder, host, resource_pool, datastore, destroy, ovf
+                     (1.6.6's Prepare defaulting: `resolve_content_library`)
 - StorageConfig      disk_controller_type, storage[] (DiskConfig: disk_size,
                      disk_thin_provisioned, disk_eagerly_scrub, disk_controller_index)
 
 `notes` is each builder's own option (1.6.6 declares it in clone's and iso's configs).
-`vTPM` and `content_library_destination` are not here: 1.6.6 has no vTPM, and the
-simulator serves no content library API.
+`vTPM` is not here: 1.6.6 has no vTPM.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import posixpath
+import time
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
@@ -305,6 +308,63 @@ class ExportBlock(PluginConfig):
     export: ExportConfig | None = None
 
 
+class ContentLibraryDestinationConfig(PluginConfig):
+    """`content_library_destination`: the built VM as a library item (VM template or OVF).
+
+    Defaults (1.6.6's Prepare, applied by `VSphereConfig`): ovf: name = vm_name; a VM
+    template: name = vm_name + unix time, cluster/host/resource_pool = the build's,
+    description "Packer imported <vm_name> VM template".
+    """
+
+    library: str = ""
+    name: str = ""
+    description: str = ""
+    cluster: str = ""
+    folder: str = ""
+    host: str = ""
+    resource_pool: str = ""
+    datastore: str = ""
+    destroy: bool = False
+    ovf: bool = False
+
+    def check_content_library(self, vm_name: str) -> list[TemplateError]:
+        errors = []
+        if not self.library:
+            errors.append(
+                option_error(
+                    "a library name must be provided", "content_library_destination", "library"
+                )
+            )
+        if not self.ovf and self.name == vm_name:
+            errors.append(
+                option_error(
+                    "the content library destination name must be different from the VM name",
+                    "content_library_destination",
+                    "name",
+                )
+            )
+        return errors
+
+    def resolve(self, location: LocationConfig, now: float | None = None) -> None:
+        """Fill in 1.6.6's defaults from the build's location options."""
+        vm_name = location.vm_name
+        if self.ovf:
+            self.name = self.name or vm_name
+            return
+        if not self.name and vm_name:
+            self.name = f"{vm_name}{int(time.time() if now is None else now)}"
+        self.cluster = self.cluster or location.cluster
+        self.host = self.host or location.host
+        self.resource_pool = self.resource_pool or location.resource_pool
+        self.description = self.description or f"Packer imported {vm_name} VM template"
+
+
+class ContentLibraryBlock(PluginConfig):
+    """`content_library_destination` on a builder config (absent: no import)."""
+
+    content_library_destination: ContentLibraryDestinationConfig | None = None
+
+
 class DiskConfig(PluginConfig):
     disk_size: int = 0  # MB
     disk_thin_provisioned: bool = False
@@ -390,6 +450,7 @@ class VSphereConfig(
     SnapshotConfig,
     TemplateConfig,
     ExportBlock,
+    ContentLibraryBlock,
     CDRomConfig,
     RemoveCDRomConfig,
     VSphereBootConfig,
@@ -404,6 +465,21 @@ class VSphereConfig(
     host_required: ClassVar[bool] = False
     generates_key: ClassVar[bool] = True
     deferred: ClassVar[frozenset[str]] = BootConfig.deferred
+
+    @model_validator(mode="after")
+    def _content_library_defaults(self) -> VSphereConfig:
+        library = self.content_library_destination
+        if library is not None:
+            library.resolve(self)
+        return self
+
+    @config_check
+    def check_content_library(self) -> list[TemplateError]:
+        library = self.content_library_destination
+        if library is None:
+            return []
+        # after defaulting, a VM template's name equals vm_name only when written so
+        return library.check_content_library(self.vm_name)
 
     def all_warnings(self) -> list[str]:
         return self.shutdown_warnings(self.communicator)

@@ -12,6 +12,8 @@ API for both builders (stable; the iso builder builds on it):
   `close()` logs out if still logged in (safe twice).
 - VMs are named by `VMRef` (managed object id + inventory path), made by `clone_vm`
   or `create_vm`; every other VM call takes the `VMRef`.
+- Content libraries go over the vSphere Automation REST API (`/rest`), in a REST session of
+  its own opened by the first library call and ended by `end_library_session()` (or logout).
 - Names that do not exist raise `NotFound` (a DriverError) listing the names that
   exist and the closest one; every other SDK failure is a `DriverError` naming the
   operation. A lost session raises `SessionLost` once; the next call logs in again.
@@ -19,13 +21,13 @@ API for both builders (stable; the iso builder builds on it):
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
 from builder.common.drivers import DriverFactory, secret
+from builder.common.names import closest
 from builder.errors import DriverError
 
 if TYPE_CHECKING:
@@ -34,11 +36,13 @@ if TYPE_CHECKING:
 __all__ = [
     "VSPHERE",
     "CloneSpec",
+    "ContentLibrary",
     "CreateSpec",
     "CustomizeSpec",
     "DiskSpec",
     "ExportedFile",
     "HardwareSpec",
+    "LibraryItem",
     "LinuxPrep",
     "NicCustomization",
     "NicSpec",
@@ -46,6 +50,7 @@ __all__ = [
     "Placement",
     "SessionLost",
     "StorageSpec",
+    "TemplateItemSpec",
     "UsbKeyEvent",
     "VMInfo",
     "VMRef",
@@ -101,23 +106,6 @@ class NotFound(DriverError):
 
 class SessionLost(DriverError):
     """The server no longer knows the session (expired, terminated, server restarted)."""
-
-
-def closest(name: str, names: Sequence[str]) -> str:
-    """The existing name most like `name` ("" when none is close), case-insensitive."""
-    if not name or not names:
-        return ""
-    by_lower = {n.lower(): n for n in names}
-    found = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.5)
-    if found:
-        return by_lower[found[0]]
-    base = name.rsplit("/", 1)[-1].lower()
-    found = difflib.get_close_matches(
-        base, [n.rsplit("/", 1)[-1].lower() for n in names], n=1, cutoff=0.5
-    )
-    if found:
-        return next(n for n in names if n.rsplit("/", 1)[-1].lower() == found[0])
-    return ""
 
 
 # ------------------------------------------------------------------ records
@@ -300,6 +288,35 @@ class ExportedFile:
     size: int
 
 
+@dataclass(frozen=True)
+class ContentLibrary:
+    """A content library: its id, name and type (LOCAL | SUBSCRIBED)."""
+
+    id: str
+    name: str
+    type: str = "LOCAL"
+
+
+@dataclass(frozen=True)
+class LibraryItem:
+    """A library item: id, name, its library's id and type ("ovf" | "vm-template")."""
+
+    id: str
+    name: str
+    library_id: str
+    type: str
+
+
+@dataclass(frozen=True)
+class TemplateItemSpec:
+    """A VM template (vmtx) library item made from a VM: its name, description and where
+    the template VM goes (names as the user wrote them; "" leaves vCenter's default)."""
+
+    name: str
+    description: str = ""
+    placement: Placement = Placement()
+
+
 OnSession = Callable[[str, str], None]  # (old session digest, new session digest)
 
 
@@ -399,6 +416,24 @@ class VSphereDriver(Protocol):
 
     def destroy_vm(self, vm: VMRef) -> bool:
         """Power off and destroy; False when it was already gone."""
+
+    # content library (REST)
+    def find_library(self, name: str) -> ContentLibrary:
+        """The library called exactly `name`; a DriverError naming those that exist."""
+
+    def find_library_item(self, library_id: str, name: str) -> LibraryItem | None: ...
+    def library_item(self, item_id: str) -> LibraryItem | None: ...
+    def create_ovf_item(self, vm: VMRef, library_id: str, name: str, item_id: str = "") -> str:
+        """An OVF template of the VM in a new item (or in `item_id`, updated); the item's id."""
+
+    def create_template_item(self, vm: VMRef, library_id: str, spec: TemplateItemSpec) -> str:
+        """A VM template item cloned from the VM; the item's id."""
+
+    def delete_library_item(self, item_id: str) -> bool:
+        """Delete an item (a VM template item's template VM with it); False when gone."""
+
+    def end_library_session(self) -> None:
+        """Log the REST session out (nothing when none is open)."""
 
     # datastore files
     def datastore_names(self) -> list[str]: ...

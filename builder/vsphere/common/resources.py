@@ -7,6 +7,11 @@ Kinds (platform "vsphere"):
   that path carries this run's id in the `pybuild-run-id` custom attribute.
 - "file": a datastore file (attrs datastore, path), deleted.
 - "session": a session by the digest of its key; ended with TerminateSession.
+- "library_item": a content library item (name = item name, attrs library, library_id,
+  type), recorded before the create call, id after; deleted over the REST API. Deleting a
+  VM template item deletes its template VM too (vCenter does; so does vcsim: checked by
+  the integration tests). An unconfirmed one (the create call never answered) is the item of
+  that name in that library: the step records one only when no item of that name exists.
 `sweep()` finds VMs that still carry a run id (a finished build clears it).
 
 The password is never in the ledger: pass the template (`pybuild cleanup -template t.json`)
@@ -40,11 +45,24 @@ class VSphereRemover:
                 datastore, _, path = res.name.partition("] ")
                 datastore = datastore.lstrip("[")
             return self.driver.delete_file(datastore, path)
+        if res.kind == "library_item":
+            return self._library_item(res)
         if res.kind == "session":
             if res.state != "created" or not res.id.startswith("sha256:"):
                 return False  # the login never answered: no session to end
             return self.driver.terminate_session(res.id)
         raise PybuildError(f"unknown vsphere resource kind {res.kind!r}")
+
+    def _library_item(self, res: LeftResource) -> bool:
+        driver = self.driver
+        try:
+            if res.state == "created" and res.id:
+                return driver.delete_library_item(res.id)
+            library_id = res.attrs.get("library_id", "")
+            found = driver.find_library_item(library_id, res.name) if library_id else None
+            return found is not None and driver.delete_library_item(found.id)
+        finally:
+            driver.end_library_session()
 
     def _vm(self, res: LeftResource) -> bool:
         driver = self.driver

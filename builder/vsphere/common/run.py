@@ -4,7 +4,8 @@ Fields the shared steps fill: `vm` (StepCloneVM / StepCreateVM), `vm_resource` (
 ledger record; the last step to touch it marks it kept or released), `ip` (StepWaitForIp),
 `http_ip`/`http_port` (StepHTTPIPDiscover, StepHTTPServer), `iso_path`, `cd_path`,
 `floppy_path` (the shared ISO and media steps), `iso_datastore_paths`, `cd_datastore_paths`,
-`floppy_datastore_path` (uploads to the datastore), `export_files`.
+`floppy_datastore_path` (uploads to the datastore), `export_files`, `library_item`
+(StepImportToContentLibrary: the item the VM was imported into).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from builder.common.run import BuildRun
 from builder.communicator.config import CommunicatorConfig
 from builder.vsphere.common.config import VSphereConfig
-from builder.vsphere.common.driver import VMRef, VSphereDriver, VSphereSettings
+from builder.vsphere.common.driver import LibraryItem, VMRef, VSphereDriver, VSphereSettings
 
 if TYPE_CHECKING:
     from builder.ledger import Resource
@@ -44,6 +45,8 @@ class VSphereRun(BuildRun[VC], Generic[VC]):
     cd_datastore_paths: list[str] = field(default_factory=list)
     floppy_datastore_path: str = ""
     export_files: list[str] = field(default_factory=list)
+    library_item: LibraryItem | None = None
+    library_name: str = ""  # the content library library_item is in
 
     def require_vm(self) -> VMRef:
         """The VM the build made; a step that runs before one exists is a bug."""

@@ -4,12 +4,19 @@ Every SDK call goes through `_call(op, fn)`: a fault becomes a DriverError namin
 operation and the fault, `NotAuthenticated` a SessionLost (the next call logs in again and
 tells StepConnectVSphere through `on_new_session`), a network error one that names
 `vcenter_server`. Tasks are polled (50 ms, growing to 0.5 s) and honour cancel.
+
+Content libraries go over the vSphere Automation REST API (`/rest`, JSON answers wrapped in
+`{"value": ...}`) with http.client and the SOAP connection's TLS settings: `_Rest` logs in
+with basic auth on the first library call and sends `vmware-api-session-id` after;
+`end_library_session()` (and `logout()`) deletes that session.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.client
+import json
 import os
 import re
 import ssl
@@ -26,15 +33,18 @@ from builder.errors import BuildCancelled, DriverError
 from builder.vsphere.common.driver import (
     RUN_ATTRIBUTE,
     CloneSpec,
+    ContentLibrary,
     CreateSpec,
     CustomizeSpec,
     ExportedFile,
     HardwareSpec,
+    LibraryItem,
     NotFound,
     OnSession,
     Placement,
     SessionLost,
     StorageSpec,
+    TemplateItemSpec,
     UsbKeyEvent,
     VMInfo,
     VMRef,
@@ -78,6 +88,7 @@ class PyVmomiDriver:
         self._lost = False
         self._on_new: OnSession | None = None
         self._field_key: int | None = None
+        self._rest = _Rest(self)
 
     # ------------------------------------------------------------------ session
     def _ssl(self) -> ssl.SSLContext:
@@ -129,6 +140,7 @@ class PyVmomiDriver:
             self._on_new(old, digest(self._key))
 
     def logout(self) -> None:
+        self._rest.logout()
         content, self._content, self._si = self._content, None, None
         if content is None or self._lost:
             return
@@ -694,6 +706,209 @@ class PyVmomiDriver:
     def file_exists(self, datastore: str, remote_path: str) -> bool:
         return self._call("FileExists",
                           lambda: self._file_request("HEAD", datastore, remote_path) == 200)  # fmt: skip
+
+    # ------------------------------------------------------------------ content library (REST)
+    def _library(self, library_id: str) -> dict[str, Any] | None:
+        found = self._rest.get(f"{LIBRARY}/id:{library_id}")
+        return found if isinstance(found, dict) else None
+
+    def find_library(self, name: str) -> ContentLibrary:
+        ids = self._rest.post(f"{LIBRARY}?~action=find", {"spec": {"name": name}}) or []
+        for lib in filter(None, (self._library(i) for i in ids)):
+            if lib.get("name") == name:
+                return ContentLibrary(str(lib["id"]), name, str(lib.get("type", "")))
+        names = sorted(str(lib.get("name", "")) for lib in filter(
+            None, (self._library(i) for i in self._rest.get(LIBRARY) or [])
+        ))  # fmt: skip
+        text = f"library name ({name}) not found"
+        if names:
+            text += f"; the libraries that exist: {', '.join(names)}"
+        raise DriverError(text)
+
+    def library_item(self, item_id: str) -> LibraryItem | None:
+        found = self._rest.get(f"{ITEM}/id:{item_id}")
+        if not isinstance(found, dict):
+            return None
+        return LibraryItem(str(found["id"]), str(found.get("name", "")),
+                           str(found.get("library_id", "")), str(found.get("type", "")))  # fmt: skip
+
+    def find_library_item(self, library_id: str, name: str) -> LibraryItem | None:
+        spec = {"spec": {"library_id": library_id, "name": name}}
+        for item_id in self._rest.post(f"{ITEM}?~action=find", spec) or []:
+            item = self.library_item(str(item_id))
+            if item is not None and item.name == name and item.library_id == library_id:
+                return item
+        return None
+
+    def create_ovf_item(self, vm: VMRef, library_id: str, name: str, item_id: str = "") -> str:
+        target = {"library_id": library_id}
+        if item_id:
+            target["library_item_id"] = item_id
+        body = {"create_spec": {"name": name}, "source": {"type": "VirtualMachine", "id": vm.id},
+                "target": target}  # fmt: skip
+        result = self._rest.post(OVF_ITEM, body) or {}
+        if not result.get("succeeded"):
+            raise DriverError(f"CreateOVF: {ovf_error(result.get('error'))}")
+        return str(result.get("ovf_library_item_id") or item_id)
+
+    def create_template_item(self, vm: VMRef, library_id: str, spec: TemplateItemSpec) -> str:
+        place = spec.placement
+
+        def resolve() -> tuple[dict[str, str], str]:
+            out: dict[str, str] = {}
+            if place.cluster:
+                out["cluster"] = self._named(vim.ClusterComputeResource, "cluster",
+                                             place.cluster)._moId  # fmt: skip
+            # 1.6.6's default, the source VM's folder, sent explicitly (vcsim needs one)
+            folder = self._existing_folder(place.folder) if place.folder else self._vm(vm).parent
+            out["folder"] = folder._moId
+            if place.host:
+                out["host"] = self._named(vim.HostSystem, "host", place.host)._moId
+            if place.resource_pool:
+                out["resource_pool"] = self._compute(place)[0]._moId
+            store = self._named(vim.Datastore, "datastore", place.datastore)._moId \
+                if place.datastore else ""  # fmt: skip
+            return out, store
+
+        placement, store = self._call("FindPlacement", resolve)
+        template: dict[str, Any] = {"name": spec.name, "library": library_id,
+                                    "source_vm": vm.id, "placement": placement}  # fmt: skip
+        if spec.description:
+            template["description"] = spec.description
+        if store:
+            template["vm_home_storage"] = {"datastore": store}
+        return str(self._rest.post(VMTX_ITEMS, {"spec": template}))
+
+    def _existing_folder(self, path: str) -> Any:
+        """The vm folder at `path` (1.6.6's FindFolder: it must exist)."""
+        clean = path.strip("/")
+        found = self._content.searchIndex.FindByInventoryPath(f"{self.datacenter}/vm/{clean}")
+        if not isinstance(found, vim.Folder):
+            raise NotFound("folder", path)
+        return found
+
+    def delete_library_item(self, item_id: str) -> bool:
+        return self._rest.delete(f"{ITEM}/id:{item_id}")
+
+    def end_library_session(self) -> None:
+        self._rest.logout()
+
+
+LIBRARY = "/com/vmware/content/library"
+ITEM = "/com/vmware/content/library/item"
+OVF_ITEM = "/com/vmware/vcenter/ovf/library-item"
+VMTX_ITEMS = "/vcenter/vm-template/library-items"
+SESSION = "/com/vmware/cis/session"
+SESSION_HEADER = "vmware-api-session-id"
+
+
+def ovf_error(error: Any) -> str:
+    """govmomi's DeploymentError text: the first message of the first error."""
+    for err in (error or {}).get("errors") or []:
+        message = (err.get("message") or {}).get("default_message")
+        if not message:
+            messages = (err.get("error") or {}).get("messages") or [{}]
+            message = messages[0].get("default_message")
+        if message:
+            return f"deploy error: {message}"
+    return f"deploy error: {json.dumps(error)}"
+
+
+class _Rest:
+    """The vSphere Automation REST session of one driver (JSON over http.client)."""
+
+    def __init__(self, driver: PyVmomiDriver):
+        self.driver = driver
+        self.session = ""
+
+    def _send(
+        self, method: str, path: str, body: Any, headers: dict[str, str]
+    ) -> tuple[int, str, bytes]:
+        d = self.driver
+        data = json.dumps(body).encode() if body is not None else None
+        heads = {"Accept": "application/json", **headers}
+        if data is not None:
+            heads["Content-Type"] = "application/json"
+        conn = http.client.HTTPSConnection(d.host, d.port, context=d._ssl(), timeout=120)
+        try:
+            conn.request(method, "/rest" + path, body=data, headers=heads)
+            response = conn.getresponse()
+            return int(response.status), str(response.reason), response.read()
+        except ssl.SSLError as exc:
+            raise DriverError(
+                f"cannot connect to vcenter_server {d.settings.vcenter_server}: "
+                f'{exc.reason or exc} (a self-signed certificate needs "insecure_connection": true)'
+            ) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise DriverError(
+                f"{method} /rest{path}: lost the connection to {d.settings.vcenter_server}: {exc}"
+            ) from exc
+        finally:
+            conn.close()
+
+    def login(self) -> None:
+        s = self.driver.settings
+        token = base64.b64encode(f"{s.username}:{s.password}".encode()).decode()
+        status, reason, raw = self._send(
+            "POST", SESSION, None,
+            {"Authorization": f"Basic {token}", "vmware-use-header-authn": "true"},
+        )  # fmt: skip
+        if status == 401:
+            raise DriverError(
+                f"cannot log in to the REST API of vcenter_server {s.vcenter_server} as "
+                f"{s.username!r}: incorrect user name or password"
+            )
+        self.session = str(self._value("POST", SESSION, status, reason, raw))
+
+    def logout(self) -> None:
+        session, self.session = self.session, ""
+        if session:
+            try:
+                self._send("DELETE", SESSION, None, {SESSION_HEADER: session})
+            except DriverError:
+                pass  # a server gone away has forgotten the session too
+
+    @staticmethod
+    def _value(method: str, path: str, status: int, reason: str, raw: bytes) -> Any:
+        if status not in (200, 201, 204):
+            detail = raw.decode("utf-8", "replace").strip()
+            raise DriverError(
+                f"{method} /rest{path}: {status} {reason}" + (f": {detail}" if detail else "")
+            )
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw).get("value")
+        except (ValueError, AttributeError) as exc:
+            raise DriverError(f"{method} /rest{path}: not a JSON answer: {raw[:200]!r}") from exc
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[bool, Any]:
+        """One request in the session (logging in first, and again once if it was lost):
+        (False, None) on 404, else (True, the answer's value)."""
+        status, reason, raw = 0, "", b""
+        for _ in range(2):
+            if not self.session:
+                self.login()
+            status, reason, raw = self._send(method, path, body, {SESSION_HEADER: self.session})
+            if status != 401:
+                break
+            self.session = ""  # expired or ended on the server: log in again
+        if status == 404:
+            return False, None
+        return True, self._value(method, path, status, reason, raw)
+
+    def get(self, path: str) -> Any:
+        return self.call("GET", path)[1]
+
+    def post(self, path: str, body: Any) -> Any:
+        found, value = self.call("POST", path, body)
+        if not found:
+            raise DriverError(f"POST /rest{path}: 404 Not Found")
+        return value
+
+    def delete(self, path: str) -> bool:
+        """True when deleted, False when it was not there."""
+        return self.call("DELETE", path)[0]
 
 
 # ---------------------------------------------------------------------- spec builders

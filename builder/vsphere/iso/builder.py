@@ -5,7 +5,7 @@ the cd_files image; upload both to the datastore; create the VM; hardware; CD-RO
 configuration parameters; the floppy (made, uploaded, attached); the HTTP server (its
 address for the guest discovered); boot order and power on; the boot command as USB scan
 codes; with a communicator: wait for the guest IP, connect, provision; shut down; remove
-the floppy; eject (and remove) the CD-ROMs; snapshot; template; export.
+the floppy; eject (and remove) the CD-ROMs; snapshot; template; content library; export.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ from builder.vsphere.common.steps.step_connect import StepConnectVSphere
 from builder.vsphere.common.steps.step_export import StepExport
 from builder.vsphere.common.steps.step_hardware import StepConfigureHardware
 from builder.vsphere.common.steps.step_http_ip import StepHTTPIPDiscover
+from builder.vsphere.common.steps.step_import_to_content_library import (
+    StepImportToContentLibrary,
+)
 from builder.vsphere.common.steps.step_run import StepRun
 from builder.vsphere.common.steps.step_shutdown import StepShutdown
 from builder.vsphere.common.steps.step_snapshot import StepCreateSnapshot
@@ -110,6 +113,7 @@ class Builder(PlatformBuilder[VSphereISORun]):
             StepRemoveCDRom(),
             StepCreateSnapshot(),
             StepConvertToTemplate(),
+            StepImportToContentLibrary() if cfg.content_library_destination else None,
             StepExport(build_name=self.options.build_name) if cfg.export else None,
         ]
 
@@ -117,5 +121,11 @@ class Builder(PlatformBuilder[VSphereISORun]):
         if ctx.vm is None:
             return None
         return VSphereArtifact(
-            ctx.vm, self.driver_settings(), ctx.export_files, generated_data=ctx.build_data()
+            ctx.vm,
+            self.driver_settings(),
+            ctx.export_files,
+            generated_data=ctx.build_data(),
+            library_item=ctx.library_item,
+            library=ctx.library_name,
+            vm_destroyed=ctx.destroy_vm,
         )

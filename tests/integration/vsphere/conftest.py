@@ -9,7 +9,10 @@ DC0_C0 (hosts DC0_C0_H0..H2), standalone host DC0_H0, datastore LocalDS_0, netwo
 PutUsbScanCodes (recorded: `Vcsim.usb_scan_codes`), ExportVm (a lease whose device URLs
 serve the VM's files), OvfManager.CreateDescriptor, a SOAP call log (`Vcsim.soap_calls`),
 the open sessions and dropping them (`Vcsim.sessions`, `Vcsim.drop_sessions`). Datastore
-files (`/folder/...`) need a session cookie or HTTP basic auth, as on vCenter.
+files (`/folder/...`) need a session cookie or HTTP basic auth, as on vCenter. The vAPI REST
+simulator (/rest) serves content libraries: `Vcsim.rest()` calls it in a session of its own,
+the `content_library` fixture makes a LOCAL library on LocalDS_0 for the session, and the
+leak check covers library items and REST sessions too.
 
 A clone with a customization spec whose NIC has a fixed IP reports that IP as the guest IP
 once powered on: 127.0.0.1 plus `ssh_port` of an sshd test host makes SSH work.
@@ -60,7 +63,7 @@ NETWORK = "VM Network"
 DV_PORTGROUP = "DC0_DVPG0"
 VMS = ("DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1", "DC0_H0_VM0", "DC0_H0_VM1")
 SOURCE_VM = "DC0_C0_RP0_VM0"  # the template a clone starts from in these tests
-INVENTORY_KINDS = ("vm", "template", "file", "session")
+INVENTORY_KINDS = ("vm", "template", "file", "session", "library_item", "rest_session")
 
 
 def launcher_recipe() -> str:
@@ -247,7 +250,60 @@ class Vcsim:
             if not path.is_dir()
         }
         out["session"] = {f"{s['user']} {s['id']}" for s in self.sessions()}
+        out["library_item"] = {
+            f"{item['name']} {item['type']} {item['id']}" for item in self.library_items()
+        }
+        out["rest_session"] = set(self.rest_sessions())
         return out
+
+    # --- vSphere Automation REST API ----------------------------------------------------
+
+    def rest(self, method: str, path: str, body: Any = None) -> Any:
+        """One REST call (`path` under /rest) in a session of its own, logged out after:
+        the answer's "value"; None on 404."""
+        status, raw = self._request("POST", "/rest/com/vmware/cis/session", b"", self._basic_auth())
+        assert status == 200, f"REST login: HTTP {status} {raw[:200]!r}"
+        session = {"vmware-api-session-id": json.loads(raw)["value"]}
+        try:
+            data = json.dumps(body).encode() if body is not None else None
+            headers = {**session, "Content-Type": "application/json"}
+            status, raw = self._request(method, "/rest" + path, data, headers)
+        finally:
+            self._request("DELETE", "/rest/com/vmware/cis/session", None, session)
+        if status == 404:
+            return None
+        assert status == 200, f"{method} /rest{path}: HTTP {status} {raw[:300]!r}"
+        return json.loads(raw).get("value") if raw.strip() else None
+
+    def library_items(self) -> list[dict[str, Any]]:
+        """Every item of every content library (id, name, type, library_id)."""
+        items = []
+        for library in self.rest("GET", "/com/vmware/content/library") or []:
+            query = urllib.parse.urlencode({"library_id": library})
+            for item in self.rest("GET", f"/com/vmware/content/library/item?{query}") or []:
+                found = self.rest("GET", f"/com/vmware/content/library/item/id:{item}")
+                if found is not None:
+                    items.append(found)
+        return items
+
+    def rest_sessions(self) -> list[str]:
+        """The REST sessions opened and not logged out (first 8 characters of each id)."""
+        status, body = self._request("GET", "/pybuild/rest-sessions")
+        assert status == 200, f"rest-sessions: HTTP {status}"
+        return list(json.loads(body)["open"])
+
+    def create_library(self, name: str, type: str = "LOCAL") -> str:
+        """A content library on LocalDS_0; its id."""
+        with self.connection() as si:
+            store = next(d for d in si.content.rootFolder.childEntity[0].datastore
+                         if d.name == DATASTORE)  # fmt: skip
+            backing = {"datastore_id": store._moId, "type": "DATASTORE"}
+        spec = {"name": name, "type": type, "storage_backings": [backing]}
+        where = "local-library" if type == "LOCAL" else "subscribed-library"
+        if type != "LOCAL":
+            spec["subscription_info"] = {"authentication_method": "NONE",
+                                         "subscription_url": "https://127.0.0.1/lib.json"}  # fmt: skip
+        return str(self.rest("POST", f"/com/vmware/content/{where}", {"create_spec": spec}))
 
     @property
     def datastore_dir(self) -> Path:
@@ -448,6 +504,26 @@ def vcsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vcsim]:
         yield server
     finally:
         stop_vcsim(server)
+
+
+@dataclass(frozen=True)
+class Library:
+    """The session's LOCAL content library (and a SUBSCRIBED one, to be refused)."""
+
+    name: str
+    id: str
+    subscribed: str
+
+
+@pytest.fixture(scope="session")
+def content_library(vcsim: Vcsim) -> Iterator[Library]:
+    """A LOCAL library "pybuild-lib" on LocalDS_0 made through the REST API, for the session;
+    tests delete the items they make (the leak check lists items)."""
+    library = Library("pybuild-lib", vcsim.create_library("pybuild-lib"), "pybuild-sub")
+    sub = vcsim.create_library(library.subscribed, "SUBSCRIBED")
+    yield library
+    for lib in (library.id, sub):
+        vcsim.rest("DELETE", f"/com/vmware/content/local-library/id:{lib}")
 
 
 def _register_builders(plugins: Callable[..., None]) -> None:

@@ -27,6 +27,7 @@ from builder.vsphere.common.driver import (
     VSphereDriver,
     VSphereSettings,
 )
+from tests.unit.vsphere.fake_library import FakeContentLibrary
 
 if TYPE_CHECKING:
     from builder.multistep import CancelToken
@@ -47,7 +48,7 @@ class FakeVM:
     boot_order: list[str] = field(default_factory=list)
 
 
-class FakeVSphereDriver:
+class FakeVSphereDriver(FakeContentLibrary):
     def __init__(self, settings: VSphereSettings | None = None, password: str = "pw"):
         self.settings = settings or VSphereSettings("vc.test:443", "user", "pw", True, "DC0")
         self.password = password
@@ -63,6 +64,7 @@ class FakeVSphereDriver:
         self.closed = 0
         self._ids = itertools.count(100)
         self._sessions = itertools.count(1)
+        self._library_init()
         self.add_vm("DC0_C0_RP0_VM0", power="poweredOn")
 
     def open(self, settings: VSphereSettings) -> FakeVSphereDriver:

@@ -4,7 +4,8 @@ Order in a build (clone; iso adds its create/upload/media steps): StepConnectVSp
 StepRemoteUpload, <create or clone>, StepConfigureHardware, StepAddCDRom,
 StepConfigParams, (customize), StepHTTPIPDiscover, StepHTTPServer, StepSshKeyPair,
 StepRun, boot_command_step(), StepWaitForIp, StepConnect, StepProvision, StepShutdown,
-StepRemoveCDRom, StepCreateSnapshot, StepConvertToTemplate, StepExport.
+StepRemoveCDRom, StepCreateSnapshot, StepConvertToTemplate, StepImportToContentLibrary,
+StepExport.
 
 `vm.py` holds the VM's ledger lifecycle for the creating step (record_vm, vm_made,
 cleanup_vm, pre_clean, orphan_after_failed_call).
@@ -17,6 +18,9 @@ from builder.vsphere.common.steps.step_connect import StepConnectVSphere
 from builder.vsphere.common.steps.step_export import StepExport
 from builder.vsphere.common.steps.step_hardware import StepConfigureHardware, hardware_spec
 from builder.vsphere.common.steps.step_http_ip import StepHTTPIPDiscover
+from builder.vsphere.common.steps.step_import_to_content_library import (
+    StepImportToContentLibrary,
+)
 from builder.vsphere.common.steps.step_run import StepRun
 from builder.vsphere.common.steps.step_shutdown import StepShutdown
 from builder.vsphere.common.steps.step_snapshot import StepCreateSnapshot
@@ -41,6 +45,7 @@ __all__ = [
     "StepCreateSnapshot",
     "StepExport",
     "StepHTTPIPDiscover",
+    "StepImportToContentLibrary",
     "StepRemoteUpload",
     "StepRemoveCDRom",
     "StepRun",

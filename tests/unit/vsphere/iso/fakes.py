@@ -27,6 +27,7 @@ from builder.vsphere.common.driver import (
     VMRef,
     VSphereSettings,
 )
+from tests.unit.vsphere.fake_library import FakeContentLibrary
 
 if TYPE_CHECKING:
     from builder.multistep import CancelToken
@@ -50,7 +51,7 @@ class FakeVM:
     ips: list[str] = field(default_factory=list)
 
 
-class FakeISODriver:
+class FakeISODriver(FakeContentLibrary):
     """What a vCenter with datacenter DC0 and datastore LocalDS_0 would do, in memory."""
 
     datastores: tuple[str, ...] = ("LocalDS_0",)
@@ -73,6 +74,7 @@ class FakeISODriver:
         self.logged_in = False
         self.closed = 0
         self._ids = itertools.count(100)
+        self._library_init()
 
     # the factory's callable: VSPHERE.override(fake.open)
     def open(self, settings: VSphereSettings) -> VSphereDriver:

@@ -53,6 +53,13 @@ def load_template(
     var_files: Sequence[str] = (),
 ) -> LoadedTemplate:
     """Read a template and resolve its user variables (defaults < var files < variables)."""
+    from builder.template import is_hcl2
+
+    if is_hcl2(path):  # HCL2 evaluates its own variables; {{user}} sees none, as in Packer
+        from builder.template.hcl2 import load
+
+        hcl = load(path, variables, var_files)
+        return LoadedTemplate(hcl, {}, Redactor(s for s in hcl.secrets if s))
     template = read_template(path)
     values = resolve_variables(template, variables, var_files)
     secrets = [values.get(n, "") for n in template.sensitive_variables]

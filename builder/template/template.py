@@ -115,7 +115,17 @@ class Template:
 
 
 def read_template(path: str) -> Template:
-    """Read and check a template file (`-` reads standard input)."""
+    """Read and check a template file (`-` reads standard input).
+
+    HCL2 (a *.pkr.hcl file or a directory) gives its structure only, without configs:
+    `builder.template.hcl2.load` evaluates it.
+    """
+    from builder.template import is_hcl2
+
+    if is_hcl2(path):
+        from builder.template.hcl2 import read
+
+        return read(path)
     if path == "-":
         import sys
 

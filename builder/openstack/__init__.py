@@ -1,0 +1,5 @@
+"""The `openstack` builder."""
+
+from builder.openstack.builder import Builder
+
+__all__ = ["Builder"]

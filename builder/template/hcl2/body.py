@@ -121,7 +121,7 @@ def body_config(
         if value is None:
             continue
         if is_unknown(value):
-            if value is not UNKNOWN or not errors.items:
+            if not errors.items:  # otherwise an earlier error made it unknown
                 errors.add(
                     format_path((*path, name)),
                     "the value is not known until the build runs; it cannot be used here",

@@ -140,10 +140,12 @@ def load(
     from builder.template.hcl2.functions import SPECIAL, make_functions, templatefile_function
 
     absroot = os.path.abspath(root)
+
     functions = make_functions(absroot, START_TIME)
     special = {**SPECIAL, "templatefile": templatefile_function(absroot)}
     base = {
-        "path": {"root": root.replace("\\", "/"), "cwd": os.getcwd().replace("\\", "/")},
+        # absolute, so `"${path.root}/x"` names the same file from any working directory
+        "path": {"root": absroot.replace("\\", "/"), "cwd": os.getcwd().replace("\\", "/")},
         "packer": {"version": PACKER_VERSION},
     }
     ev = Evaluator(_describe_root)

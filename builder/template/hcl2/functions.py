@@ -10,7 +10,7 @@ import os
 import re
 import time
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -954,7 +954,8 @@ def make_functions(basedir: str, timestamp: int, packer_version: str = "") -> di
         "textdecodebase64": _textdecodebase64,
         "textencodebase64": _textencodebase64,
         "timeadd": _timeadd,
-        "timestamp": lambda: _rfc3339(datetime.now(UTC).replace(microsecond=0)),
+        # the run's start, as {{timestamp}} is: one value wherever a template uses it
+        "timestamp": lambda: _rfc3339(moment),
         "title": _title,
         "tobool": lambda v: _to(BOOL, v),
         "tolist": lambda v: _to(ListType(DYNAMIC), v),
@@ -1005,9 +1006,9 @@ def _to(t: Type, v: Any) -> Any:
         raise FunctionError(str(exc)) from None
 
 
-def env_function(name: Any) -> str:
-    """`env` as variable defaults have it."""
-    return os.environ.get(_s(name), "")
+def env_function(environ: Mapping[str, str]) -> Function:
+    """`env` as variable defaults have it: a variable of `environ`, "" if unset."""
+    return lambda name: environ.get(_s(name), "")
 
 
 # --------------------------------------------------------------------------- try, can, convert, templatefile

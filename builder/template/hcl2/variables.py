@@ -116,7 +116,7 @@ def decode_variables(
 
     default_scope = Scope(
         {k: v for k, v in scope.variables.items() if k in ("path", "packer")},
-        {**scope.functions, "env": env_function},
+        {**scope.functions, "env": env_function(env)},
         scope.special,
     )
     out: dict[str, InputVariable] = {}

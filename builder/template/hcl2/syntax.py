@@ -213,10 +213,72 @@ def _lark() -> Any:
     return _get_parser()
 
 
-def parse_file(text: str, filename: str) -> Body:
-    """A whole .pkr.hcl file; SyntaxErr (with line and column) if it does not parse."""
+def parse_file(text: str, filename: str, *, cache: bool = True) -> Body:
+    """A whole .pkr.hcl file; SyntaxErr (with line and column) if it does not parse.
+
+    The result is kept in the user's cache directory by the text's digest, so validating
+    an unchanged template again imports neither lark nor python-hcl2 (~150 ms).
+    """
+    key = _cache_key(text, filename) if cache else None
+    if key is not None:
+        found = _cache_get(key)
+        if found is not None:
+            return found
     tree = _parse(text, filename)
-    return _Builder(filename).body(tree.children[0])
+    body = _Builder(filename).body(tree.children[0])
+    if key is not None:
+        _cache_put(key, body)
+    return body
+
+
+CACHE_FORMAT = "1"  # bump when the nodes above change shape
+
+
+def _cache_dir() -> str:
+    import os
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "pybuild", "hcl2")
+
+
+def _cache_key(text: str, filename: str) -> str:
+    import hashlib
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        parser = version("python-hcl2")
+    except PackageNotFoundError:
+        parser = "?"
+    seed = "\0".join((CACHE_FORMAT, parser, filename, text))
+    return hashlib.sha256(seed.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _cache_get(key: str) -> Body | None:
+    import os
+    import pickle
+
+    try:
+        with open(os.path.join(_cache_dir(), key), "rb") as fh:
+            found = pickle.load(fh)
+    except Exception:  # noqa: BLE001 - a missing or unreadable entry is parsed again
+        return None
+    return found if isinstance(found, Body) else None
+
+
+def _cache_put(key: str, body: Body) -> None:
+    import os
+    import pickle
+    import tempfile
+
+    directory = _cache_dir()
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory)
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(body, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, os.path.join(directory, key))
+    except OSError:
+        return  # no cache: the next run parses again
 
 
 def parse_expression(text: str, filename: str, line: int = 1, column: int = 1) -> Node:

@@ -227,3 +227,20 @@ def test_build_values_are_deferred_as_the_json_build_function(tmp_path: Path) ->
         plugin.config.inline[0], build_data={"ID": "Null", "PackerHTTPAddr": "1.2.3.4:8000"}
     )
     assert rendered == "b Null 1.2.3.4:8000"
+
+
+def test_parsed_files_are_cached_by_content(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from builder.template.hcl2 import syntax
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    text = 'locals {\n  a = "x"\n}\n'
+    first = syntax.parse_file(text, "c.pkr.hcl")
+    (entry,) = (tmp_path / "cache" / "pybuild" / "hcl2").iterdir()
+    monkeypatch.setattr(syntax, "_parse", lambda *a: pytest.fail("parsed again"))
+    assert syntax.parse_file(text, "c.pkr.hcl") == first
+    entry.write_bytes(b"not a pickle")  # a broken entry is parsed again, not an error
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert syntax.parse_file(text, "c.pkr.hcl") == first

@@ -278,3 +278,38 @@ def test_a_failure_half_way_removes_what_was_registered(
     assert f"refused to add system {distro}-b" in str(result.error)
     assert f"Removing Cobbler system {distro}-a" in messages(sink)
     assert cobbler.get("distro", distro) is None
+
+
+def test_the_qemu_test_isos_kernel_and_initramfs_as_the_deploy_ramdisk(
+    cobbler: Cobbler, boot_files: BootFiles, tmp_path: Path
+) -> None:
+    """The ISO tests/testbed/qemu.sh builds: its kernel and initramfs fetch `url=` from the
+    kernel command line, so they can serve as the deploy ramdisk of a bare-metal profile.
+    Its initramfs is initrd.gz: named explicitly, copied as initrd.img (Cobbler's name)."""
+    from tests.integration.cobbler.conftest import TESTBED_CACHE
+
+    isos = sorted(TESTBED_CACHE.glob("qemu/iso-*/pybuild-test.iso"))
+    if not isos:
+        pytest.skip("no qemu test ISO: run `bash tests/testbed/qemu.sh`")
+    import pycdlib
+
+    iso = pycdlib.PyCdlib()
+    iso.open(str(isos[-1]))
+    try:
+        kernel, initrd = tmp_path / "vmlinuz", tmp_path / "initrd.gz"
+        iso.get_file_from_iso(str(kernel), iso_path="/boot/vmlinuz.;1")
+        iso.get_file_from_iso(str(initrd), iso_path="/boot/initrd.gz;1")
+    finally:
+        iso.close()
+    distro, mac = unique("deploy"), random_mac()
+    pp = cobbler_pp(tmp_path, distro, systems=[{"name": f"{distro}-n", "mac": mac}],
+                    profile={"kernel_options": "console=ttyS0,115200"})  # fmt: skip
+    pp["distro"].update(kernel=str(kernel), initrd=str(initrd))
+    art = artifact_of(go(tmp_path, BootFiles(kernel, initrd, boot_files.disk), pp)[0])
+    try:
+        assert sha256(cobbler.tftp(f"images/{distro}/vmlinuz")) == sha256(kernel)
+        assert sha256(cobbler.tftp(f"images/{distro}/initrd.img")) == sha256(initrd)
+        pxe = cobbler.tftp(f"pxelinux.cfg/01-{mac.replace(':', '-')}").read_text()
+        assert f"image_url={BASE_URL}/{distro}/{distro}.raw" in pxe
+    finally:
+        art.destroy()

@@ -136,7 +136,9 @@ class SDKDriver:
             kwargs["cert"], kwargs["key"] = s.cert, s.key
         try:
             if s.cloud:
-                loader = openstack.config.OpenStackConfig(load_envvars=False)
+                loader = openstack.config.OpenStackConfig(
+                    load_envvars=False, config_files=_config_files(), secure_files=_secure_files()
+                )
                 if s.cloud not in loader.get_cloud_names():
                     raise NotFound("cloud", s.cloud, loader.get_cloud_names())
                 overrides = {
@@ -162,8 +164,8 @@ class SDKDriver:
         from keystoneauth1 import exceptions as ks
 
         with self._errors("authenticate"):
-            try:
-                self.conn.authorize()
+            try:  # the session itself: Connection.authorize() hides keystoneauth's error type
+                self.conn.session.get_token()
             except ks.http.Unauthorized as exc:
                 raise AuthFailed(self._why_refused()) from exc
 
@@ -195,6 +197,8 @@ class SDKDriver:
             raise
         except sdk.HttpException as exc:
             status = int(exc.status_code or 0)
+            if status == 401:
+                raise AuthFailed(f"{operation}: {self._why_refused()}") from exc
             detail = exc.details or exc.message or str(exc)
             raise OpenStackError(operation, str(detail).strip(), status) from exc
         except ks.http.Unauthorized as exc:
@@ -585,6 +589,26 @@ def diagnose(config: Mapping[str, Any]) -> str:
         if scope_domain not in names and scope_domain not in domain_names:
             return f"{NotFound('domain', str(scope_domain), names)} (domains of user '{user}')"
     return f"Keystone refused the scope of user '{user}' (no role on the project or domain?)"
+
+
+def _config_files() -> list[str]:
+    """Where clouds.yaml is looked for: OS_CLIENT_CONFIG_FILE first, then openstacksdk's own
+    places (its loader skips the variable once OS_* loading is off)."""
+    import os
+
+    from openstack.config import loader
+
+    override = os.environ.get("OS_CLIENT_CONFIG_FILE", "")
+    return [*([override] if override else []), *loader.CONFIG_FILES]
+
+
+def _secure_files() -> list[str]:
+    import os
+
+    from openstack.config import loader
+
+    override = os.environ.get("OS_CLIENT_SECURE_FILE", "")
+    return [*([override] if override else []), *loader.SECURE_FILES]
 
 
 # ---------------------------------------------------------------------- conversions

@@ -20,6 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+HCL2_FILES = (".pkr.hcl", ".pkr.json", ".pkrvars.hcl")
+"""Files whose locations carry a column in messages (JSON templates' show the line only)."""
+
 
 class PybuildError(Exception):
     """An expected failure: the CLI prints its message, never a traceback."""
@@ -36,8 +39,10 @@ class Location:
     keys: tuple[str | int, ...] = ()  # the path as keys, relative to a plugin's block
 
     def suffix(self) -> str:
-        """`(t.json:14)` style position, or '' when nothing is known."""
+        """`(t.json:14)` style position (`(t.pkr.hcl:14:9)` in HCL2), or '' when nothing is known."""
         if self.file and self.line:
+            if self.column and self.file.endswith(HCL2_FILES):
+                return f" ({self.file}:{self.line}:{self.column})"
             return f" ({self.file}:{self.line})"
         if self.file:
             return f" ({self.file})"

@@ -61,7 +61,7 @@ def test_json_var_files_and_typed_cli_values(tmp_path: Path) -> None:
 def test_unset_and_undeclared_variables(tmp_path: Path) -> None:
     path = write(tmp_path, 'variable "v" {\n  type = string\n}\n' + SOURCE + ECHO)
     (msg,) = errors_of(path, environ={})
-    assert msg.startswith('var.v: Unset variable "v"') and msg.endswith(f"({path}:1)")
+    assert msg.startswith('var.v: Unset variable "v"') and msg.endswith(f"({path}:1:1)")
     (msg,) = errors_of(path, variables={"v": "x", "nope": "1"}, environ={})
     assert "Undefined -var variable" in msg and '"nope"' in msg
     vf = write(tmp_path, 'v = "x"\nother = 1\n', "v.pkrvars.hcl")
@@ -115,15 +115,15 @@ def test_every_error_of_a_template_together_with_file_and_line(tmp_path: Path) -
     )
     msgs = errors_of(path)
     assert any(m.startswith("source.nope.x: Unknown source type nope") for m in msgs)
-    assert any("Unknown source source.docker.missing" in m and f"({path}:8)" in m for m in msgs)
-    assert any("wrong number of arguments" in m and f"({path}:10)" in m for m in msgs)
+    assert any("Unknown source source.docker.missing" in m and f"({path}:8:35)" in m for m in msgs)
+    assert any("wrong number of arguments" in m and f"({path}:10:15)" in m for m in msgs)
     # the plugin's own check runs in the engine, with the HCL2 location
     path.write_text('source "docker" "app" {\n  image = "x"\n  comit = true\n}\n'
                     'build {\n  sources = ["source.docker.app"]\n}\n')  # fmt: skip
     prepared = prepare(load_template(str(path)), RunOptions(record_resources=False))
     (err,) = prepared.errors["docker.app"].errors
     assert err.render() == (
-        f"source.docker.app.comit: unknown option 'comit'; did you mean 'commit'? ({path}:3)"
+        f"source.docker.app.comit: unknown option 'comit'; did you mean 'commit'? ({path}:3:3)"
     )
     assert (err.location.line, err.location.column) == (3, 3)
 
@@ -131,10 +131,10 @@ def test_every_error_of_a_template_together_with_file_and_line(tmp_path: Path) -
 def test_syntax_errors_and_redefined_attributes(tmp_path: Path) -> None:
     path = write(tmp_path, "locals {\n  a = [1,\n}\n")
     (msg,) = errors_of(path)
-    assert msg.startswith("Invalid HCL syntax: unexpected") and f"({path}:3)" in msg
+    assert msg.startswith("Invalid HCL syntax: unexpected") and f"({path}:3:1)" in msg
     path = write(tmp_path, "locals {\n  a = 1\n  a = 2\n}\n")
     (msg,) = errors_of(path)
-    assert 'the argument "a" was already set' in msg and f"({path}:3)" in msg
+    assert 'the argument "a" was already set' in msg and f"({path}:3:3)" in msg
 
 
 def test_unsupported_blocks_and_arguments(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from typing import IO, Any
 from builder import PACKER_VERSION, __version__
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 127
+EXIT_FMT_CHECK = 3  # fmt -check found files to format (terraform fmt's code, as Packer)
 
 
 class UsageError(Exception):
@@ -249,7 +250,10 @@ def cmd_plan(values: dict[str, Any], args: list[str], ctx: Context) -> int:
 
 
 def _print_warnings(prepared: Any, ctx: Context) -> None:
-    """Packer's `Warning when preparing build` block, per build with warnings."""
+    """An HCL2 template's own warnings (undeclared variables set), then Packer's `Warning
+    when preparing build` block, per build with warnings."""
+    for warning in getattr(prepared.loaded.template, "warnings", ()):
+        ctx.say(f"Warning: {warning}\n")
     for build in prepared.builds:
         if build.warnings:
             text = "\n".join(build.warnings)
@@ -344,6 +348,10 @@ def cmd_inspect(values: dict[str, Any], args: list[str], ctx: Context) -> int:
 
     if len(args) != 1:
         raise UsageError("a template file is required")
+    from builder.template import is_hcl2
+
+    if is_hcl2(args[0]):
+        return _inspect_hcl2(values, args[0], ctx)
     t = read_template(args[0])
     ctx.say("Packer Inspect: JSON mode")
     if t.description:
@@ -398,6 +406,132 @@ def cmd_inspect(values: dict[str, Any], args: list[str], ctx: Context) -> int:
         "and therefore only show in their raw form here."
     )
     return EXIT_OK
+
+
+def _inspect_hcl2(values: dict[str, Any], path: str, ctx: Context) -> int:
+    """Packer's HCL2 inspect: variables and locals with their values, then the build blocks.
+
+    As Packer, values are evaluated where they can be; a template that does not evaluate
+    (a required variable unset, say) is shown from its structure, with its locals unknown.
+    """
+    from builder.errors import ConfigErrors
+    from builder.redact import Redactor
+    from builder.template.hcl2 import load, read
+    from builder.template.hcl2.console import builds_text, variables_text
+
+    try:
+        t = load(path)
+    except ConfigErrors:
+        t = read(path)
+    ctx.redact = Redactor(x for x in t.secrets if x)
+    ctx.say("Packer Inspect: HCL2 mode\n")
+    ctx.say(variables_text(t))
+    ctx.say(builds_text(t))
+    return EXIT_OK
+
+
+def cmd_fmt(values: dict[str, Any], args: list[str], ctx: Context) -> int:
+    """Packer's fmt: the files whose layout changed, their diffs; 3 with -check if any."""
+    from builder.template.hcl2.format import format_files
+
+    if len(args) != 1:
+        raise UsageError("a template file or directory is required")
+    check = values["check"]
+    changed = format_files(args[0], write=values["write"] and not check)
+    for c in changed:
+        ctx.out.write(c.path + "\n")
+        if values["diff"]:
+            ctx.out.write(c.diff())
+    return EXIT_FMT_CHECK if check and changed else EXIT_OK
+
+
+def cmd_hcl2_upgrade(values: dict[str, Any], args: list[str], ctx: Context) -> int:
+    """Write a JSON template as HCL2 (TEMPLATE.pkr.hcl unless -output-file says otherwise)."""
+    from builder.errors import PybuildError
+    from builder.template.hcl2.upgrade import upgrade
+
+    if len(args) != 1:
+        raise UsageError("a JSON template is required" if not args else "too many arguments")
+    out = values["output-file"] or args[0] + ".pkr.hcl"
+    result = upgrade(args[0])
+    try:
+        os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.write(result.text)
+    except OSError as exc:
+        raise PybuildError(f"Failed to create output file {out}: {exc.strerror}") from exc
+    for note in result.notes:
+        ctx.say(f"Warning: {note}")
+    ctx.say(f"Successfully created {out}")
+    return EXIT_OK
+
+
+def cmd_console(values: dict[str, Any], args: list[str], ctx: Context) -> int:
+    """Packer's console over an HCL2 template (or none): one expression a line.
+
+    From a terminal every result is printed; from a pipe only the last one, as Packer does.
+    """
+    from builder.errors import TemplateError
+    from builder.redact import Redactor
+    from builder.template import is_hcl2
+    from builder.template.hcl2.console import (
+        HELP,
+        EvalError,
+        evaluate_text,
+        format_result,
+        template_names,
+        variables_text,
+    )
+    from builder.template.hcl2.decode import Hcl2Template
+
+    if len(args) > 1:
+        raise UsageError("too many arguments")
+    t: Hcl2Template | None = None
+    if args:
+        if not is_hcl2(args[0]):
+            raise UsageError("console reads HCL2 templates (*.pkr.hcl or a directory)")
+        from builder.template.hcl2 import load
+
+        t = load(args[0], _vars(values), values.get("var-file", []))
+        ctx.redact = Redactor(x for x in t.secrets if x)
+    names = template_names(t)
+    basedir = names["path"]["root"]
+    interactive = sys.stdin is not None and sys.stdin.isatty()
+    status, last = EXIT_OK, ""
+    while True:
+        if interactive:
+            ctx.out.write("> ")
+            ctx.out.flush()
+        line = sys.stdin.readline() if sys.stdin is not None else ""
+        if not line:
+            break
+        line = line.strip()
+        if line == "exit":
+            break
+        if line == "":
+            result = ""
+        elif line == "help":
+            result = HELP
+        elif line == "variables":
+            result = variables_text(t)
+        else:
+            try:
+                result = format_result(evaluate_text(line, names, basedir))
+            except EvalError as exc:
+                text = f"{exc.summary}: {exc.message}" if exc.summary else exc.message
+                ctx.error(f"Error: {text}")
+                status = EXIT_ERROR
+                continue
+            except TemplateError as exc:
+                ctx.error(f"Error: {exc}")
+                status = EXIT_ERROR
+                continue
+        if interactive:
+            ctx.say(result)
+        last = result
+    if not interactive:
+        ctx.say(last)
+    return status
 
 
 def cmd_build(values: dict[str, Any], args: list[str], ctx: Context) -> int:
@@ -636,6 +770,31 @@ COMMANDS: dict[str, Command] = {
         "Usage: pybuild inspect TEMPLATE",
         [Flag("machine-readable", "bool", "machine-readable output", False)],
         cmd_inspect,
+    ),
+    "fmt": Command(
+        "fmt",
+        "Rewrites HCL2 config files to canonical format",
+        "Usage: pybuild fmt [options] TEMPLATE",
+        [
+            Flag("check", "bool", "exit 3 if any file is not formatted; write nothing", False),
+            Flag("diff", "bool", "show the formatting changes as diffs", False),
+            Flag("write", "bool", "rewrite the files (default true; false with -check)", True),
+        ],
+        cmd_fmt,
+    ),
+    "hcl2_upgrade": Command(
+        "hcl2_upgrade",
+        "Transform a JSON template into an HCL2 configuration",
+        "Usage: pybuild hcl2_upgrade [-output-file=FILE.pkr.hcl] JSON_TEMPLATE",
+        [Flag("output-file", "str", "where to write it (default: TEMPLATE.pkr.hcl)", "")],
+        cmd_hcl2_upgrade,
+    ),
+    "console": Command(
+        "console",
+        "Evaluate HCL2 expressions with a template's variables and locals",
+        "Usage: pybuild console [options] [TEMPLATE]",
+        [*COMMON_VARS],
+        cmd_console,
     ),
     "version": Command(
         "version",

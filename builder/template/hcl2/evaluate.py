@@ -451,12 +451,34 @@ class Evaluator:
             raise EvalError(
                 f'Call to function "{n.name}" failed: {exc}', n.pos, "Error in function call"
             ) from None
-        except TypeError as exc:
+        except TypeError:
+            wrong = _arity(fn, len(args))
+            if wrong is None:  # a TypeError from inside the function: a bug, not the user's
+                raise
             raise EvalError(
-                f'Function "{n.name}" was called with the wrong number of arguments: {exc}',
-                n.pos,
-                "Wrong number of arguments",
+                f'Function "{n.name}" {wrong}.', n.pos, "Wrong number of arguments"
             ) from None
+
+
+def _arity(fn: Callable[..., Any], given: int) -> str | None:
+    """What is wrong with calling `fn` with `given` arguments, in HCL's words; None if nothing."""
+    import inspect
+
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return "was called with the wrong number of arguments"
+    try:
+        sig.bind(*([None] * given))
+    except TypeError:
+        params = list(sig.parameters.values())
+        if any(p.kind is p.VAR_POSITIONAL for p in params):
+            least = sum(
+                1 for p in params if p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty
+            )
+            return f"expects at least {least} argument(s)"
+        return f"expects {len(params)} argument(s), got {given}"
+    return None
 
 
 class FunctionError(Exception):

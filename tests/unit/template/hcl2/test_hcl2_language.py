@@ -116,7 +116,10 @@ def test_every_error_of_a_template_together_with_file_and_line(tmp_path: Path) -
     msgs = errors_of(path)
     assert any(m.startswith("source.nope.x: Unknown source type nope") for m in msgs)
     assert any("Unknown source source.docker.missing" in m and f"({path}:8:35)" in m for m in msgs)
-    assert any("wrong number of arguments" in m and f"({path}:10:15)" in m for m in msgs)
+    assert any(
+        'Function "upper" expects 1 argument(s), got 2.' in m and f"({path}:10:15)" in m
+        for m in msgs
+    )
     # the plugin's own check runs in the engine, with the HCL2 location
     path.write_text('source "docker" "app" {\n  image = "x"\n  comit = true\n}\n'
                     'build {\n  sources = ["source.docker.app"]\n}\n')  # fmt: skip

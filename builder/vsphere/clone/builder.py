@@ -1,9 +1,12 @@
 """vsphere-clone: clone a VM or template, configure, provision, and keep it (or a template).
 
-Packer 1.6.6's step order: connect, upload, clone, hardware, CD-ROMs, configuration
-parameters, customize; with a communicator: HTTP IP, HTTP server, SSH key, power on,
-boot command, wait for IP, connect, provision, shut down; then eject CD-ROMs, snapshot,
-convert to template, import to a content library, export.
+Packer 1.6.6's step order: connect, make the cd_files image, upload it, clone, hardware,
+CD-ROMs (the image among them), configuration parameters, customize; with a communicator:
+make the floppy image, upload and attach it (and floppy_img_path), HTTP IP, HTTP server,
+SSH key, power on, boot command, wait for IP, connect, provision, shut down, remove the
+floppy drives and image; then eject CD-ROMs, snapshot, convert to template, import to a
+content library, export. Without a communicator the floppy options do nothing, as in 1.6.6
+(the config warns).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Sequence
 from builder.artifact import Artifact
 from builder.common.builder import PlatformBuilder
 from builder.common.http import StepHTTPServer
+from builder.common.media.steps import StepCreateCD, StepCreateFloppy
 from builder.common.plan import Writes
 from builder.common.run import RunArgs
 from builder.common.steps import StepConnect, StepProvision
@@ -25,6 +29,7 @@ from builder.vsphere.common.driver import VSPHERE, VSphereDriver, VSphereSetting
 from builder.vsphere.common.run import VSphereRun, connection_settings, guest_ip
 from builder.vsphere.common.steps import (
     StepAddCDRom,
+    StepAddFloppy,
     StepConfigParams,
     StepConfigureHardware,
     StepConnectVSphere,
@@ -35,6 +40,7 @@ from builder.vsphere.common.steps import (
     StepImportToContentLibrary,
     StepRemoteUpload,
     StepRemoveCDRom,
+    StepRemoveFloppy,
     StepRun,
     StepShutdown,
     StepSshKeyPair,
@@ -84,6 +90,8 @@ class Builder(PlatformBuilder[Run]):
         cfg, opts = self.config, self.options
         with_comm = cfg.communicator != "none"
         comm_steps: list[Step[Run] | None] = [
+            StepCreateFloppy(),
+            StepAddFloppy(),
             StepHTTPIPDiscover(),
             StepHTTPServer(guest_ip=_http_ip),
             StepSshKeyPair(debug_key_path=f"{opts.build_name}.pem" if opts.debug else ""),
@@ -93,9 +101,11 @@ class Builder(PlatformBuilder[Run]):
             StepConnect(host=guest_ip),
             StepProvision(),
             StepShutdown(),
+            StepRemoveFloppy(),
         ]
         return [
             StepConnectVSphere(),
+            StepCreateCD(),
             StepRemoteUpload(),
             StepCloneVM(force=opts.force),
             StepConfigureHardware(),

@@ -1,9 +1,11 @@
 """Options of `vsphere-clone` (Packer 1.6.6's names, defaults and checks).
 
 Everything of `VSphereConfig` (connection, location, hardware, run, wait, shutdown,
-snapshot, template, export, CD-ROM, boot, HTTP, communicator), the clone options
-(template, linked_clone, disk_size, network, mac_address, notes, vapp, storage) and
-`customize`.
+snapshot, template, export, CD-ROM, cd_files/cd_label, floppy_files/floppy_dirs/
+floppy_label/floppy_img_path, boot, HTTP, communicator), the clone options (template,
+linked_clone, disk_size, network, mac_address, notes, vapp, storage) and `customize`.
+As in 1.6.6 the floppy is made and attached only in a build with a communicator; with
+`communicator: none` the floppy options are accepted, checked, and warned about.
 """
 
 from __future__ import annotations
@@ -104,3 +106,15 @@ class CloneConfig(VSphereConfig, StorageConfig):
         if self.customize is not None:
             errors += self.customize.check_customize()
         return errors
+
+    def all_warnings(self) -> list[str]:
+        out = super().all_warnings()
+        given = {"floppy_files": self.floppy_files, "floppy_dirs": self.floppy_dirs,
+                 "floppy_img_path": self.floppy_img_path}  # fmt: skip
+        ignored = [name for name, value in given.items() if value]
+        if self.communicator == "none" and ignored:
+            out.append(
+                f"{', '.join(ignored)} ignored: vsphere-clone adds a floppy only in a build "
+                "with a communicator (as Packer 1.6.6). Use cd_files, or a communicator."
+            )
+        return out

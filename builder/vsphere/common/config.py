@@ -21,8 +21,11 @@ Nested blocks (`export`, `storage`) are models of their own. Blocks:
 - CDRomConfig        cdrom_type, iso_paths
 - RemoveCDRomConfig  remove_cdrom
 - VSphereBootConfig  boot_command, boot_wait, boot_keygroup_interval, http_* and http_ip
-- VSphereConfig      all of the above plus the communicator: the base of both builders'
-                     configs (vsphere-iso adds StorageConfig, ISO, CD, floppy blocks)
+- VSphereFloppyConfig floppy_files, floppy_dirs, floppy_label (the shared media block) and
+                     floppy_img_path, a datastore image mounted as it is
+- VSphereConfig      all of the above, cd_files/cd_label (the shared CDConfig) and the
+                     communicator: the base of both builders' configs (vsphere-iso adds
+                     StorageConfig and the ISO block)
 - ContentLibraryDestinationConfig  the `content_library_destination` block: library, name,
                      description, cluster, folder, host, resource_pool, datastore, destroy, ovf
                      (1.6.6's Prepare defaulting: `resolve_content_library`)
@@ -45,6 +48,7 @@ from pydantic import Field, field_validator, model_validator
 
 from builder.common.boot.config import BootConfig
 from builder.common.http.config import HTTPConfig
+from builder.common.media.config import CDConfig, FloppyConfig
 from builder.common.steps.shutdown import ShutdownConfig as BaseShutdownConfig
 from builder.communicator.config import CommunicatorConfig
 from builder.config import (
@@ -439,6 +443,12 @@ class VSphereBootConfig(BootConfig, HTTPConfig):
         return []
 
 
+class VSphereFloppyConfig(FloppyConfig):
+    """The floppy options plus `floppy_img_path`, a datastore image mounted as it is."""
+
+    floppy_img_path: str = ""
+
+
 class VSphereConfig(
     ConnectConfig,
     LocationConfig,
@@ -454,6 +464,8 @@ class VSphereConfig(
     CDRomConfig,
     RemoveCDRomConfig,
     VSphereBootConfig,
+    CDConfig,
+    VSphereFloppyConfig,
     CommunicatorConfig,
 ):
     """What both vSphere builders accept; vsphere-clone and vsphere-iso add their own.

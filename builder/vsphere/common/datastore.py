@@ -25,6 +25,14 @@ def datastore_path(datastore: str, path: str) -> str:
     return f"[{datastore}] {path}"
 
 
+def split_datastore_path(full: str) -> tuple[str, str]:
+    """`[ds] path` -> ("ds", "path"); a path without a datastore -> ("", path)."""
+    if full.startswith("[") and "]" in full:
+        ds, _, path = full[1:].partition("]")
+        return ds, path.strip()
+    return "", full
+
+
 def build_datastore(ctx: VSphereRun[Any]) -> str:
     """`datastore`, or the only datastore there is (1.6.6: the host's only one)."""
     name: str = ctx.config.datastore

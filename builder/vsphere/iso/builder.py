@@ -26,6 +26,7 @@ from builder.multistep import Step
 from builder.vsphere.common.artifact import BUILDER_ID, VSphereArtifact
 from builder.vsphere.common.driver import VSPHERE, VSphereDriver, VSphereSettings
 from builder.vsphere.common.run import VSphereRun, connection_settings, guest_ip
+from builder.vsphere.common.steps.step_add_floppy import StepAddFloppy
 from builder.vsphere.common.steps.step_boot_command import boot_command_step
 from builder.vsphere.common.steps.step_cdrom import StepAddCDRom, StepRemoveCDRom
 from builder.vsphere.common.steps.step_config_params import StepConfigParams
@@ -36,6 +37,7 @@ from builder.vsphere.common.steps.step_http_ip import StepHTTPIPDiscover
 from builder.vsphere.common.steps.step_import_to_content_library import (
     StepImportToContentLibrary,
 )
+from builder.vsphere.common.steps.step_remove_floppy import StepRemoveFloppy
 from builder.vsphere.common.steps.step_run import StepRun
 from builder.vsphere.common.steps.step_shutdown import StepShutdown
 from builder.vsphere.common.steps.step_snapshot import StepCreateSnapshot
@@ -44,10 +46,8 @@ from builder.vsphere.common.steps.step_upload import StepRemoteUpload
 from builder.vsphere.common.steps.step_wait_for_ip import StepWaitForIp
 from builder.vsphere.iso.config import VSphereISOConfig
 from builder.vsphere.iso.run import VSphereISORun
-from builder.vsphere.iso.steps.step_add_floppy import StepAddFloppy
 from builder.vsphere.iso.steps.step_create_vm import StepCreateVM
 from builder.vsphere.iso.steps.step_download import StepDownloadISO
-from builder.vsphere.iso.steps.step_remove_floppy import StepRemoveFloppy
 
 
 def _discovered_ip(ctx: VSphereRun[Any]) -> str:

@@ -8,7 +8,8 @@ from scratch needs (Packer 1.6.6's names, defaults and checks).
                  and iso_paths are the common CDRomConfig
 - ISO            iso_url(s), iso_checksum, iso_target_path, iso_target_extension: optional
                  here (1.6.6 checks them only when an ISO URL is given)
-- CD, floppy     cd_files/cd_label, floppy_files/floppy_dirs/floppy_label, floppy_img_path
+- CD, floppy     cd_files/cd_label, floppy_files/floppy_dirs/floppy_label, floppy_img_path:
+                 VSphereConfig's (both builders have them)
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from typing import ClassVar
 from pydantic import Field
 
 from builder.common.iso.config import ISOConfig
-from builder.common.media.config import CDConfig, FloppyConfig
 from builder.config import PluginConfig, StrList, config_check, option_error
 from builder.errors import TemplateError
 from builder.vsphere.common.config import StorageConfig, VSphereConfig
@@ -222,20 +222,12 @@ class OptionalISOConfig(ISOConfig):
         return errors
 
 
-class VSphereFloppyConfig(FloppyConfig):
-    """The floppy options plus `floppy_img_path`, a datastore image mounted as it is."""
-
-    floppy_img_path: str = ""
-
-
 class VSphereISOConfig(
     CreateConfig,
     ISOStorageConfig,
     VSphereConfig,
     OptionalISOConfig,
     ISOPathsCheck,
-    CDConfig,
-    VSphereFloppyConfig,
 ):
     """Everything a `vsphere-iso` builder block may say.
 

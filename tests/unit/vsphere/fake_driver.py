@@ -2,7 +2,8 @@
 
 A small inventory (DC0, cluster DC0_C0, datastore LocalDS_0, networks, a template VM);
 every call is recorded in `calls`; `fail[op] = exc` makes that operation raise once;
-`ip_script` is what successive `guest_ips` calls answer (the last one repeats).
+`ip_script` is what successive `guest_ips` calls answer (the last one repeats);
+`uploaded` keeps every file ever uploaded (`files` loses the deleted ones).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class FakeVM:
     extra: dict[str, str] = field(default_factory=dict)
     customized: CustomizeSpec | None = None
     boot_order: list[str] = field(default_factory=list)
+    cdroms: list[str] = field(default_factory=list)  # each drive's image ("" once ejected)
+    floppies: list[str] = field(default_factory=list)
 
 
 class FakeVSphereDriver(FakeContentLibrary):
@@ -58,6 +61,7 @@ class FakeVSphereDriver(FakeContentLibrary):
         self.ip_calls = 0
         self.vms: dict[str, FakeVM] = {}
         self.files: dict[tuple[str, str], bytes] = {}
+        self.uploaded: dict[tuple[str, str], bytes] = {}
         self.sessions: set[str] = set()
         self.session = ""
         self.keys: list[UsbKeyEvent] = []
@@ -222,6 +226,7 @@ class FakeVSphereDriver(FakeContentLibrary):
     # devices
     def add_cdrom(self, vm: VMRef, controller: str, iso_path: str) -> None:
         self._op("add_cdrom", (controller, iso_path))
+        self._get(vm).cdroms.append(iso_path)
 
     def add_sata_controller(self, vm: VMRef) -> bool:
         self._op("add_sata_controller")
@@ -229,15 +234,20 @@ class FakeVSphereDriver(FakeContentLibrary):
 
     def eject_cdroms(self, vm: VMRef) -> None:
         self._op("eject_cdroms")
+        v = self._get(vm)
+        v.cdroms = ["" for _ in v.cdroms]
 
     def remove_cdroms(self, vm: VMRef) -> None:
         self._op("remove_cdroms")
+        self._get(vm).cdroms = []
 
     def add_floppy(self, vm: VMRef, image_path: str) -> None:
         self._op("add_floppy", image_path)
+        self._get(vm).floppies.append(image_path)
 
     def remove_floppies(self, vm: VMRef) -> None:
         self._op("remove_floppies")
+        self._get(vm).floppies = []
 
     # finish
     def create_snapshot(self, vm: VMRef, name: str) -> None:
@@ -285,6 +295,7 @@ class FakeVSphereDriver(FakeContentLibrary):
         self._op("upload_file", (datastore, remote_path))
         with open(local_path, "rb") as f:
             self.files[(datastore, remote_path)] = f.read()
+        self.uploaded[(datastore, remote_path)] = self.files[(datastore, remote_path)]
         return f"[{datastore}] {remote_path}"
 
     def delete_file(self, datastore: str, remote_path: str) -> bool:

@@ -108,6 +108,7 @@ def test_with_a_communicator_the_vm_runs_and_shuts_down(
         "Waiting for IP...",
         "IP address: 127.0.0.1",
         "Shutting down VM...",
+        "Deleting Floppy drives...",  # 1.6.6 removes floppy drives even when it added none
         "Eject CD-ROM drives...",
         "Creating snapshot...",
     ]

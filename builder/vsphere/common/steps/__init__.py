@@ -1,16 +1,19 @@
 """The steps both vSphere builders share, one per module (1.6.6's names and messages).
 
-Order in a build (clone; iso adds its create/upload/media steps): StepConnectVSphere,
-StepRemoteUpload, <create or clone>, StepConfigureHardware, StepAddCDRom,
-StepConfigParams, (customize), StepHTTPIPDiscover, StepHTTPServer, StepSshKeyPair,
+Order in a build (clone; iso adds its download and create steps, and runs the floppy steps
+without a communicator too): StepConnectVSphere, (StepCreateCD), StepRemoteUpload,
+<create or clone>, StepConfigureHardware, StepAddCDRom, StepConfigParams, (customize),
+(StepCreateFloppy), StepAddFloppy, StepHTTPIPDiscover, StepHTTPServer, StepSshKeyPair,
 StepRun, boot_command_step(), StepWaitForIp, StepConnect, StepProvision, StepShutdown,
-StepRemoveCDRom, StepCreateSnapshot, StepConvertToTemplate, StepImportToContentLibrary,
-StepExport.
+StepRemoveFloppy, StepRemoveCDRom, StepCreateSnapshot, StepConvertToTemplate,
+StepImportToContentLibrary, StepExport. (StepCreateCD and StepCreateFloppy are the shared
+media steps of builder.common.media.)
 
 `vm.py` holds the VM's ledger lifecycle for the creating step (record_vm, vm_made,
 cleanup_vm, pre_clean, orphan_after_failed_call).
 """
 
+from builder.vsphere.common.steps.step_add_floppy import StepAddFloppy
 from builder.vsphere.common.steps.step_boot_command import UsbKeySender, boot_command_step
 from builder.vsphere.common.steps.step_cdrom import StepAddCDRom, StepRemoveCDRom
 from builder.vsphere.common.steps.step_config_params import StepConfigParams
@@ -21,6 +24,7 @@ from builder.vsphere.common.steps.step_http_ip import StepHTTPIPDiscover
 from builder.vsphere.common.steps.step_import_to_content_library import (
     StepImportToContentLibrary,
 )
+from builder.vsphere.common.steps.step_remove_floppy import StepRemoveFloppy
 from builder.vsphere.common.steps.step_run import StepRun
 from builder.vsphere.common.steps.step_shutdown import StepShutdown
 from builder.vsphere.common.steps.step_snapshot import StepCreateSnapshot
@@ -38,6 +42,7 @@ from builder.vsphere.common.steps.vm import (
 
 __all__ = [
     "StepAddCDRom",
+    "StepAddFloppy",
     "StepConfigParams",
     "StepConfigureHardware",
     "StepConnectVSphere",
@@ -48,6 +53,7 @@ __all__ = [
     "StepImportToContentLibrary",
     "StepRemoteUpload",
     "StepRemoveCDRom",
+    "StepRemoveFloppy",
     "StepRun",
     "StepShutdown",
     "StepSshKeyPair",

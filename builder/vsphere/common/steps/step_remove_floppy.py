@@ -1,33 +1,27 @@
 """StepRemoveFloppy: after the install, the floppy drives go and the uploaded image with them.
 
-Packer 1.6.6: "Deleting Floppy drives..." (every floppy device, image files kept), then
-"Deleting Floppy image..." for the image StepAddFloppy uploaded.
+Packer 1.6.6 (both builders; vsphere-clone only with a communicator): "Deleting Floppy
+drives..." (every floppy device, image files kept), then "Deleting Floppy image..." for the
+image StepAddFloppy uploaded.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from builder.errors import BuildError, DriverError
+from builder.vsphere.common.datastore import split_datastore_path
 
 if TYPE_CHECKING:
-    from builder.vsphere.iso.run import VSphereISORun
-
-
-def split_datastore_path(full: str) -> tuple[str, str]:
-    """`[ds] path` -> ("ds", "path")."""
-    if full.startswith("[") and "]" in full:
-        ds, _, path = full[1:].partition("]")
-        return ds, path.strip()
-    return "", full
+    from builder.vsphere.common.run import VSphereRun
 
 
 @dataclass
 class StepRemoveFloppy:
     name: ClassVar[str] = "StepRemoveFloppy"
 
-    def run(self, ctx: VSphereISORun) -> None:
+    def run(self, ctx: VSphereRun[Any]) -> None:
         vm = ctx.require_vm()
         ctx.ui.say("Deleting Floppy drives...")
         try:
@@ -43,5 +37,5 @@ class StepRemoveFloppy:
                 raise BuildError(f"error deleting {ctx.floppy_datastore_path}: {exc}") from exc
             ctx.floppy_datastore_path = ""
 
-    def cleanup(self, ctx: VSphereISORun) -> None:
+    def cleanup(self, ctx: VSphereRun[Any]) -> None:
         """Nothing to undo."""

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from builder.common.plan import RUNTIME, Creates
+from builder.common.plan import Creates
 from builder.errors import BuildError, DriverError
 from builder.vsphere.common.datastore import build_datastore, datastore_path, upload
 from builder.vsphere.common.run import PLATFORM, VSphereRun
@@ -37,7 +37,16 @@ class StepRemoteUpload:
     _uploads: list[tuple[Resource, str, str]] = field(default_factory=list, init=False)
 
     def plan(self, config: VSphereConfig, build_name: str) -> list[Creates]:
-        return [Creates(f"{PLATFORM}.file", "local images uploaded to the datastore", RUNTIME)]
+        ds = config.datastore or "<the host's datastore>"
+        out: list[Creates] = []
+        if getattr(config, "urls", None):  # vsphere-iso's iso_url(s); clone has none
+            where = datastore_path(ds, remote_path("<the ISO's file name>"))
+            out.append(Creates(f"{PLATFORM}.file", "the ISO (kept for the next build)", where))
+        if config.cd_files:
+            where = datastore_path(ds, remote_path("packer<random>.iso"))
+            what = "the cd_files image (deleted if the build fails)"
+            out.append(Creates(f"{PLATFORM}.file", what, where))
+        return out
 
     def run(self, ctx: VSphereRun[Any]) -> None:
         if ctx.iso_path:

@@ -10,11 +10,11 @@ from builder.errors import BuildCancelled, BuildError
 from builder.events import Say
 from builder.multistep import RunState
 from builder.vsphere.common.driver import DiskSpec, NicSpec
+from builder.vsphere.common.steps.step_add_floppy import StepAddFloppy
+from builder.vsphere.common.steps.step_remove_floppy import StepRemoveFloppy
 from builder.vsphere.common.steps.step_upload import StepRemoteUpload
-from builder.vsphere.iso.steps.step_add_floppy import StepAddFloppy
 from builder.vsphere.iso.steps.step_create_vm import StepCreateVM, create_spec
 from builder.vsphere.iso.steps.step_download import StepDownloadISO, cached_targets
-from builder.vsphere.iso.steps.step_remove_floppy import StepRemoveFloppy
 from tests.unit.vsphere.iso.conftest import MakeRun, config
 from tests.unit.vsphere.iso.fakes import FakeISODriver, remote_names
 

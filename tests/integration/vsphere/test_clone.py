@@ -22,6 +22,9 @@ from builder.multistep import CancelToken
 from builder.testing import RecordingSink
 from tests.conftest import write_template
 from tests.integration.vsphere.conftest import CLUSTER, DATASTORE, HOSTS, SOURCE_VM
+from tests.integration.vsphere.test_iso_build import image_backings, remove_cached_iso
+
+FLOPPY_IMAGE = "packer-tmp-created-floppy.flp"
 
 
 def clone_block(vsphere: Any, name: str, **options: Any) -> dict[str, Any]:
@@ -162,6 +165,64 @@ def test_clone_provisioned_over_ssh_becomes_a_template(
     artifact.destroy()
     with vsphere.connection() as si:
         assert vsphere.vm(si, name) is None
+
+
+def test_cd_files_and_floppy_files_are_attached_during_the_build_and_gone_after(
+    vsphere: Any, sshd_host: Any, tmp_path: Path
+) -> None:
+    """1.6.6's clone media: the cd_files image uploaded to packer_cache/ and mounted before
+    power-on, the floppy image uploaded next to the VM and attached; after the shutdown the
+    floppy drive and image are removed and the CD-ROM ejected."""
+    host = sshd_host()
+    name = "pybuild-clone-media"
+    (tmp_path / "cidata").mkdir()
+    (tmp_path / "cidata" / "user-data").write_text("#cloud-config\n")
+    (tmp_path / "ks.cfg").write_text("# kickstart\n")
+    builder = over_ssh(
+        vsphere,
+        host,
+        name,
+        datastore=DATASTORE,
+        cd_files=[str(tmp_path / "cidata" / "user-data")],
+        cd_label="cidata",
+        floppy_files=[str(tmp_path / "ks.cfg")],
+        floppy_label="OEMDRV",
+    )
+    seen: dict[str, Any] = {}
+
+    def look() -> None:  # while the provisioner runs: the VM is on, the images attached
+        with vsphere.connection() as si:
+            seen["devices"] = image_backings(vsphere.vm(si, name))
+        seen["floppy"] = vsphere.download(f"{name}/{FLOPPY_IMAGE}")
+
+    sink = TriggerSink("Provisioning with shell script", look)
+    result, _ = go(tmp_path, builder, [{"type": "shell", "inline": ["true"]}], sink=sink)
+    assert result.error is None, result.error
+    texts = says(sink)
+    (cd,) = [t.split(" to ", 1)[1] for t in texts if t.startswith("Uploading packer")]
+    assert cd.startswith("packer_cache/packer") and cd.endswith(".iso"), cd
+    assert in_order(texts, "Creating CD disk...", f"Uploading {cd.split('/')[1]} to {cd}",
+                    "Cloning VM...", "Mounting ISO images...", "Customizing VM...",
+                    "Creating floppy disk...", "Uploading created floppy image",
+                    "Adding generated Floppy...", "Power on VM...", "Shutting down VM...",
+                    "Deleting Floppy drives...", "Deleting Floppy image...",
+                    "Eject CD-ROM drives..."), texts  # fmt: skip
+    assert ("cdrom", f"[{DATASTORE}] {cd}") in seen["devices"], seen["devices"]
+    floppy = ("floppy", f"[{DATASTORE}] {name}/{FLOPPY_IMAGE}")
+    assert floppy in seen["devices"], seen["devices"]
+    assert seen["floppy"] is not None and len(seen["floppy"]) == 1474560
+    assert b"OEMDRV" in seen["floppy"][:64]
+    iso = vsphere.download(cd)
+    assert iso is not None and iso[0x8001:0x8006] == b"CD001" and b"CIDATA" in iso.upper()
+    with vsphere.connection() as si:
+        after = image_backings(vsphere.vm(si, name))
+        assert not [d for d in after if d[0] == "floppy"], after
+        assert all(file == "" for kind, file in after if kind == "cdrom"), after
+        assert vsphere.download(f"{name}/{FLOPPY_IMAGE}") is None
+        # 1.6.6 leaves the cd_files image in packer_cache/ (a new name each build)
+        remove_cached_iso(vsphere, si, cd)
+    result.artifacts[0].destroy()
+    # nothing else is left: the `vsphere` fixture's leak check (VMs, files, sessions)
 
 
 def test_ssh_host_wins_over_the_guest_ip(vsphere: Any, sshd_host: Any, tmp_path: Path) -> None:

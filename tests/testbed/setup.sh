@@ -152,6 +152,7 @@ main() {
     t="$(now)"; build_sshd_image; say "phase sshd image: $(took "$t") s"
     t="$(now)"; bash "$HERE/qemu.sh"; say "phase qemu: $(took "$t") s"
     t="$(now)"; bash "$HERE/vsphere.sh"; say "phase vsphere: $(took "$t") s"
+    t="$(now)"; bash "$HERE/openstack.sh"; say "phase openstack: $(took "$t") s"
     t="$(now)"; bash "$HERE/cobbler.sh"; say "phase cobbler: $(took "$t") s"
   fi
   say "ready in $(took "$t0") s"

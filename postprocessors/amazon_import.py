@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -44,6 +43,7 @@ from builder.common.wait import WaitFailed, retry, wait_until
 from builder.components import PostProcessor
 from builder.config import StrList, config_check, option_error
 from builder.errors import BuildCancelled, PostProcessorError, PybuildError, TemplateError
+from postprocessors.disks import DISK_SUFFIXES, convert, disk_format
 from postprocessors.manifest import generated_data
 
 if TYPE_CHECKING:
@@ -63,7 +63,6 @@ QEMU_IMG = {
     "vhd": ("vpc", []),
     "vhdx": ("vhdx", []),
 }
-DISK_SUFFIXES = (".qcow2", ".raw", ".img", ".vmdk", ".vhd", ".vhdx")
 
 
 class AmazonImportConfig(AccessConfig):
@@ -207,9 +206,7 @@ class AmazonImportPostProcessor(PostProcessor):
         target = os.path.join(made.scratch, f"{os.path.basename(disk)}.{fmt}")
         name, options = QEMU_IMG[fmt]
         ui.message(f"Converting {disk} ({kind}) to {fmt} with qemu-img")
-        _run_cancellable(
-            ["qemu-img", "convert", "-O", name, *options, disk, target], cancel, "qemu-img convert"
-        )
+        convert(disk, name, target, cancel, options)
         return target
 
     # ------------------------------------------------------------------ S3
@@ -455,37 +452,4 @@ def _one_disk(artifact: Artifact) -> tuple[str, str]:
     disks = [p for p in artifact.files if p.lower().endswith(DISK_SUFFIXES)]
     if len(disks) != 1:
         return "", ""
-    return disks[0], _disk_format(disks[0])
-
-
-def _disk_format(path: str) -> str:
-    import json
-
-    try:
-        out = subprocess.run(
-            ["qemu-img", "info", "--output=json", path],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        ).stdout
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise PostProcessorError(f"qemu-img info {path}: {exc}") from exc
-    return str(json.loads(out).get("format", ""))
-
-
-def _run_cancellable(command: list[str], cancel: CancelToken, what: str) -> None:
-    try:
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    except OSError as exc:
-        raise PostProcessorError(
-            f"{what}: {exc.strerror} (install Debian's qemu-utils for qemu-img)"
-        ) from exc
-    while proc.poll() is None:
-        if cancel.wait(0.2):
-            proc.kill()
-            proc.wait()
-            raise BuildCancelled()
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.returncode != 0:
-        raise PostProcessorError(f"{what} failed ({proc.returncode}): {err.strip()}")
+    return disks[0], disk_format(disks[0])

@@ -8,22 +8,21 @@ is not the one asked for.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 
 from builder.artifact import Artifact
-from builder.errors import BuildCancelled, PostProcessorError
 from builder.multistep import CancelToken
+from postprocessors.disks import DISK_SUFFIXES, convert, disk_format
+
+__all__ = ["convert", "disk_format"]  # the cobbler post-processor takes them from here
 
 # Cobbler 3.3's own patterns (cobbler/utils.py): it refuses other names.
 KERNEL = re.compile(
     r"(vmlinu[xz]|(kernel|linux(\.img)?)|pxeboot\.n12|wimboot|mboot\.c32|.+\.kernel)"
 )
 INITRD = re.compile(r"(initrd(.*)\.img|ramdisk\.image\.gz|boot\.sdi|imgpayld\.tgz)")
-DISK_SUFFIXES = (".qcow2", ".raw", ".img", ".vmdk", ".vhd", ".vhdx")
 
 
 @dataclass(frozen=True)
@@ -53,39 +52,6 @@ def one_disk(artifact: Artifact, exclude: tuple[str, ...]) -> tuple[str, str]:
     if len(disks) != 1:
         return "", ""
     return disks[0], disk_format(disks[0])
-
-
-def disk_format(path: str) -> str:
-    try:
-        out = subprocess.run(
-            ["qemu-img", "info", "--output=json", path],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        ).stdout
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise PostProcessorError(f"qemu-img info {path}: {exc}") from exc
-    return str(json.loads(out).get("format", ""))
-
-
-def convert(source: str, fmt: str, target: str, cancel: CancelToken) -> None:
-    """qemu-img convert, killed when the run is cancelled."""
-    command = ["qemu-img", "convert", "-O", fmt, source, target]
-    try:
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    except OSError as exc:
-        raise PostProcessorError(
-            f"qemu-img convert: {exc.strerror} (install Debian's qemu-utils for qemu-img)"
-        ) from exc
-    while proc.poll() is None:
-        if cancel.wait(0.2):
-            proc.kill()
-            proc.wait()
-            raise BuildCancelled()
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.returncode != 0:
-        raise PostProcessorError(f"qemu-img convert failed ({proc.returncode}): {err.strip()}")
 
 
 def copy(source: str, target: str, cancel: CancelToken) -> None:

@@ -37,7 +37,7 @@ took() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
-PACKAGES=(rsync libmagic1 python3-venv util-linux)
+PACKAGES=(rsync libmagic1 python3-venv util-linux pxelinux syslinux-common)
 
 install_packages() {
   local p missing=()
@@ -101,6 +101,11 @@ lay_out() {
     mkdir -p "$ov/var/u/lib/cobbler/collections/$c"
   done
   mkdir -p "$ov/var/u/lib/cobbler/loaders" "$ov/var/u/lib/cobbler/triggers"
+  # What `cobbler mkloaders` would put there (it looks in /usr/share/syslinux; Debian's are
+  # elsewhere): sync copies the loaders into the TFTP root, so a machine can PXE-boot from it.
+  for f in /usr/lib/PXELINUX/pxelinux.0 /usr/lib/syslinux/modules/bios/{ldlinux,menu,libutil,libcom32}.c32; do
+    [ -f "$f" ] && cp "$f" "$ov/var/u/lib/cobbler/loaders/"
+  done
   touch "$ov/var/u/lib/cobbler/lock"  # must be a file: the serializer opens it
   for w in distro_mirror images links pub rendered repo_mirror repo_profile repo_system \
     localmirror; do

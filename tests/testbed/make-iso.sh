@@ -171,11 +171,13 @@ export PATH=/bin
 t() { read up _ </proc/uptime; echo "[pybuild-test $up] $*"; }
 t "boot: $(cat /proc/cmdline)"
 hostname -F /etc/hostname
-URL= KEYS_URL= IFACE= PASSWORD_SET=
+URL= KEYS_URL= IFACE= PASSWORD_SET= IMAGE_URL= IMAGE_DISK=
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     url=*|preseed/url=*|ks=*) URL=${arg#*=} ;;
     keys_url=*) KEYS_URL=${arg#*=} ;;
+    image_url=*) IMAGE_URL=${arg#*=} ;;
+    image_disk=*) IMAGE_DISK=${arg#*=} ;;
     hostname=*) hostname "${arg#*=}" ;;
   esac
 done
@@ -203,6 +205,35 @@ if [ -n "$IFACE" ]; then
     route add default gw 10.0.2.2
   fi
   t "network: $(ip -4 -o addr show dev "$IFACE" | awk '{ print $4 }')"
+fi
+
+# A deploy ramdisk (PXE-booted by Cobbler): image_url=URL [image_disk=/dev/vda] writes the raw
+# image at URL onto the disk (the first of vda, sda, nvme0n1 when not named), then powers off.
+if [ -n "$IMAGE_URL" ]; then
+  if [ -z "$IMAGE_DISK" ]; then
+    for d in vda sda nvme0n1 xvda; do
+      [ -e "/sys/block/$d" ] && { IMAGE_DISK=/dev/$d; break; }
+    done
+  fi
+  [ -n "$IMAGE_DISK" ] && [ ! -b "$IMAGE_DISK" ] && [ -e "/sys/block/${IMAGE_DISK#/dev/}/dev" ] \
+    && mknod "$IMAGE_DISK" b $(tr ':' ' ' <"/sys/block/${IMAGE_DISK#/dev/}/dev")
+  if [ -z "$IMAGE_DISK" ] || [ ! -b "$IMAGE_DISK" ]; then
+    t "deploy: FAILED: no disk to write to (${IMAGE_DISK:-none found}; disks: $(ls /sys/block | tr '\n' ' '))"
+  else
+    t "deploy: writing $IMAGE_URL to $IMAGE_DISK"
+    i=0 ok=
+    until [ -n "$ok" ] || [ $i -ge 5 ]; do
+      if wget -q -O - "$IMAGE_URL" >"$IMAGE_DISK"; then ok=1; else i=$((i + 1)); sleep 1; fi
+    done
+    sync
+    if [ -n "$ok" ]; then
+      t "deploy: done: $IMAGE_URL written to $IMAGE_DISK; powering off"
+    else
+      t "deploy: FAILED: could not fetch $IMAGE_URL"
+    fi
+  fi
+  sync
+  poweroff -f  # from sysinit: busybox init would act on a plain poweroff only after rc.boot
 fi
 
 # The preseed file: authorized_keys lines, authorized_key=LINE, root_password=PASSWORD.

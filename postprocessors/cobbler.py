@@ -116,6 +116,9 @@ class CobblerPostProcessor(PostProcessor):
             if isinstance(exc, CobblerError):
                 raise PostProcessorError(_explain(exc, settings)) from exc
             raise
+        # Objects made besides the profile and systems (the distro; with import_path, every
+        # distro and profile the import made): destroy() removes them too, profiles first.
+        made_objects = [(k, n) for r, k, n in made.objects if r.state == "created"]
         for res, _kind, _name in made.objects:
             res.kept()
         for res, _path in made.files:
@@ -139,6 +142,7 @@ class CobblerPostProcessor(PostProcessor):
             systems=[s.name for s in cfg.systems],
             files=[path for _res, path in made.files],
             state=state,
+            made=made_objects,
         )
         # Without files_dir Cobbler reads the input's own kernel and initrd: keep them.
         return out, True, not cfg.files_dir and not cfg.import_path
@@ -370,13 +374,22 @@ class CobblerPostProcessor(PostProcessor):
             raise PostProcessorError(f"Cobbler's import of {cfg.import_path} made no distro")
         comment = {"comment": self._comment()}
         for name in new:
+            # Cobbler's import also adds a repo named after each distro whose kernel it copied
+            # to its distro_mirror (repo_finder; an apt tree's always): ours too. Recorded
+            # before the distro, so cleanup (newest first) removes it last.
+            found = driver.get("distro", name) or {}
+            if "distro_mirror" in str(found.get("kernel", "")) and driver.get("repo", name):
+                res = self.options.resources.creating(PLATFORM, "repo", name=name)
+                made.objects.append((res, "repo", name))
+                res.created(name)
+                driver.edit("repo", name, comment)
             res = self.options.resources.creating(PLATFORM, "distro", name=name)
             made.objects.append((res, "distro", name))
             res.created(name)
             driver.edit("distro", name, comment)
             for profile in driver.find("profile", {"distro": name}):
                 res = self.options.resources.creating(PLATFORM, "profile", name=profile)
-                made.objects.insert(0, (res, "profile", profile))  # removed before its distro
+                made.objects.append((res, "profile", profile))
                 res.created(profile)
                 driver.edit("profile", profile, comment)
                 if profile == cfg.profile_name():  # the import's own profile: ours to replace
@@ -400,11 +413,15 @@ class CobblerPostProcessor(PostProcessor):
     def _undo(self, ui: Ui, settings: CobblerSettings, made: _Made) -> None:
         """Remove what this run made, newest first; errors are reported, cleanup has the rest."""
         objects = [(r, k, n) for r, k, n in made.objects if r.state in ("creating", "created")]
+        # newest first, and nothing before what refers to it (an import's profiles, then
+        # its distros, then its repo)
+        objects.reverse()
+        objects.sort(key=lambda o: _REMOVAL_RANK.get(o[1], len(_REMOVAL_RANK)))
         if objects:
             try:
                 with COBBLER.open(settings) as driver:
                     driver.login()
-                    for res, kind, name in reversed(objects):
+                    for res, kind, name in objects:
                         found = driver.get(kind, name)
                         if found is not None and found.get("comment") == self._comment():
                             ui.message(f"Removing Cobbler {kind} {name}")
@@ -415,6 +432,9 @@ class CobblerPostProcessor(PostProcessor):
         for res, path in reversed(made.files):
             remove_file(path)
             res.released()
+
+
+_REMOVAL_RANK = {"system": 0, "profile": 1, "distro": 2, "repo": 3}
 
 
 def _explain(exc: CobblerError, settings: CobblerSettings) -> str:

@@ -31,6 +31,7 @@ class CobblerArtifact(Artifact):
         files: Sequence[str],
         state: dict[str, Any],
         own_distro: bool = True,
+        made: Sequence[tuple[str, str]] = (),
     ):
         state = {"distro": distro, "profile": profile, "systems": list(systems),
                  "url": settings.url, **state}  # fmt: skip
@@ -38,6 +39,7 @@ class CobblerArtifact(Artifact):
         self.settings = settings
         self.distro, self.profile, self.systems = distro, profile, list(systems)
         self.own_distro = own_distro
+        self.made = list(made)  # (kind, name) of everything the run made, e.g. by an import
 
     def string(self) -> str:
         systems = f" (systems: {', '.join(self.systems)})" if self.systems else ""
@@ -45,8 +47,18 @@ class CobblerArtifact(Artifact):
 
     def destroy(self) -> None:
         objects = [("system", s) for s in self.systems] + [("profile", self.profile)]
-        if self.own_distro:
+        rank = {
+            "system": 0,
+            "profile": 1,
+            "distro": 2,
+            "repo": 3,
+        }  # nothing removed before its children
+        for kind, name in sorted(self.made, key=lambda o: rank.get(o[0], 3)):
+            if (kind, name) not in objects and (kind != "distro" or self.own_distro):
+                objects.append((kind, name))
+        if self.own_distro and ("distro", self.distro) not in objects:
             objects.append(("distro", self.distro))
+        objects.sort(key=lambda o: rank.get(o[0], 3))
         try:
             with COBBLER.open(self.settings) as driver:
                 driver.login()

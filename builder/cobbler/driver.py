@@ -19,7 +19,7 @@ from builder.errors import DriverError
 
 PLATFORM = "cobbler"
 DEFAULT_URL = "http://127.0.0.1:25151/"
-KINDS = ("distro", "profile", "system")
+KINDS = ("distro", "profile", "system", "repo")  # repo: made by an import of an apt tree
 # Every object pybuild registers carries this comment, with the run id after it: what
 # makes an object ours (a re-run replaces it, cleanup removes only its own run's).
 OWNER_MARK = "pybuild run "

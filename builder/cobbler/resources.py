@@ -4,6 +4,8 @@ Kinds (platform "cobbler"), each recorded before its create call:
 - "distro", "profile", "system": name = the object's name. Removed only while the object
   carries this run's owner comment (`pybuild run <run id>`): a later run that replaced it
   owns it now. Newest first, so a system goes before its profile, a profile before its distro.
+- "repo": a repo Cobbler's import of an apt (Debian/Ubuntu) tree made alongside its distro;
+  named after its distro and recorded before it, so removed after it and its profiles.
 - "file": a file the post-processor copied for Cobbler to read (kernel, initrd, disk image
   under `files_dir`), on this machine; its directory goes too once empty.
 

@@ -381,17 +381,17 @@ class CobblerPostProcessor(PostProcessor):
             if "distro_mirror" in str(found.get("kernel", "")) and driver.get("repo", name):
                 res = self.options.resources.creating(PLATFORM, "repo", name=name)
                 made.objects.append((res, "repo", name))
+                driver.edit("repo", name, comment)  # ours from here: cleanup checks the comment
                 res.created(name)
-                driver.edit("repo", name, comment)
             res = self.options.resources.creating(PLATFORM, "distro", name=name)
             made.objects.append((res, "distro", name))
-            res.created(name)
             driver.edit("distro", name, comment)
+            res.created(name)
             for profile in driver.find("profile", {"distro": name}):
                 res = self.options.resources.creating(PLATFORM, "profile", name=profile)
                 made.objects.append((res, "profile", profile))
-                res.created(profile)
                 driver.edit("profile", profile, comment)
+                res.created(profile)
                 if profile == cfg.profile_name():  # the import's own profile: ours to replace
                     driver.remove("profile", profile)
                     res.released()

@@ -13,8 +13,10 @@ tree's kernel; destroy() removes them (the `cobbler` fixture's leak check).
 from __future__ import annotations
 
 import secrets
+import signal
 from pathlib import Path
 
+from tests.conftest import run_cli, write_template
 from tests.integration.cobbler.conftest import BootFiles, Cobbler, sha256, unique
 from tests.integration.cobbler.test_cobbler import URL, artifact_of, go
 
@@ -75,3 +77,41 @@ def test_an_installer_tree_imported_by_cobbler_becomes_ours_and_is_removed(
     assert not [n for n in cobbler.names("distro") if n.startswith(distro)]
     assert not [n for n in cobbler.names("profile") if n.startswith(distro)]
     assert not [n for n in cobbler.names("repo") if n.startswith(distro)]  # none made
+
+
+def test_an_import_killed_after_it_was_recorded_is_removed_by_cleanup(
+    cobbler: Cobbler, tmp_path: Path
+) -> None:
+    """SIGKILL after the post-processor's own profile was saved (the import's distro, profile
+    and repo are in the ledger by then): `pybuild cleanup` removes them all."""
+    tree = installer_tree(tmp_path / "tree")
+    distro = unique("focalk")
+    pp = {
+        "type": "cobbler",
+        "url": URL,
+        "import_path": str(tmp_path / "tree"),
+        "distro": {"name": distro, "arch": "x86_64"},
+        "profile": {"name": f"{distro}-deploy"},
+    }
+    (tmp_path / "out").mkdir()
+    template = write_template(
+        tmp_path,
+        {
+            "builders": [{"type": "file", "content": "x", "target": str(tmp_path / "out" / "x")}],
+            "post-processors": [[{"type": "artifice", "files": [str(tree.kernel)]}, pp]],
+        },
+    )
+    env = {"PYBUILD_STATE_DIR": str(tmp_path / "state"), "NO_COLOR": "1"}
+    proc = run_cli(
+        "build",
+        str(template),
+        cwd=tmp_path,
+        env={**env, "PYBUILD_FAULT": "kill@created:cobbler.profile"},
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr
+    assert cobbler.get("distro", f"{distro}-x86_64") is not None
+    cleaned = run_cli("cleanup", f"-state-dir={tmp_path / 'state'}", cwd=tmp_path, env=env)
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    for kind in ("profile", "distro", "repo"):
+        assert not [n for n in cobbler.names(kind) if n.startswith(distro)], kind
+    assert not list((tmp_path / "state").glob("*.jsonl")), "the ledger is still there"

@@ -101,6 +101,11 @@ class XmlRpcCobblerDriver:
     def login(self) -> str:
         user = self.settings.username
         self._token = str(self._call(f"login as {user}", "login", user, self.settings.password))
+        # extended_version's "version" is the release (3.3.10); version() answers a float
+        # (3.31 for 3.3.10) that reads like another release.
+        found = self._call("version", "extended_version", self._token)
+        if isinstance(found, dict) and found.get("version"):
+            return str(found["version"])
         return str(self._call("version", "version"))
 
     def valid(self, what: str) -> list[str]:

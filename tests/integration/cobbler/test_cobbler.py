@@ -87,6 +87,8 @@ def test_a_profile_and_a_system_are_registered_and_synced(
     try:
         assert art.builder_id == "pybuild.post-processor.cobbler"
         assert art.id == distro
+        # the release, from extended_version (version() answers 3.31 for 3.3.10)
+        assert any(f"Registered profile {distro} in Cobbler 3.3.10 (" in m for m in messages(sink))
         assert art.state("systems") == [f"{distro}-node1"]
         # the objects, through the API
         d = cobbler.get("distro", distro)

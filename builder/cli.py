@@ -826,6 +826,7 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
     machine = any(a.lstrip("-") in ("machine-readable", "machine-readable=true") for a in argv)
     argv = [a for a in argv if a.lstrip("-") not in ("machine-readable", "machine-readable=true")]
     ctx = Context(out, sys.stderr, machine)
+    _quiet_library_warnings()
     _setup_logging()
     if not argv or argv[0] in ("-h", "--help", "-help", "help"):
         out.write(main_help())
@@ -892,6 +893,15 @@ def _debug_log() -> bool:
 
 
 _logging_ready = False
+
+
+def _quiet_library_warnings() -> None:
+    """urllib3 warns once that PySocks is missing when a thread imports its SOCKS support
+    before `requests` has installed its own filter for that warning; packer's output has no
+    such line, so it is dropped (by message: importing urllib3 here would cost start-up)."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="SOCKS support in urllib3 requires")
 
 
 def _setup_logging() -> None:

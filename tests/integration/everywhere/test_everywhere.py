@@ -18,10 +18,13 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import re
 import secrets
+import signal
 import subprocess
 import tarfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -312,3 +315,77 @@ def test_one_template_builds_all_five_platforms(
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Nothing to clean up" in done.stdout, done.stdout
     leaks.assert_clean(allowed_images=set(run.made.get("docker", [])))
+
+
+STALL = """#!/bin/sh
+echo "apt-get $*" >> /var/log/apt-standin.log
+touch /tmp/pybuild-stalled
+exec sleep 600
+"""
+
+
+def test_one_platform_failing_leaves_the_other_four(
+    everywhere: Everywhere,
+    bench: Any,
+    leaks: Any,
+    aws: MotoServer,
+    os_cloud: Any,
+    tmp_path: Path,
+) -> None:
+    """The amazon-ebs build's machine dies while its provisioner runs (its host's sshd
+    container killed): that build fails with the SSH error and cleans up its instance, key
+    pair and group in EC2; docker, vsphere-clone, openstack and qemu finish and are reported;
+    the exit code is 1 and `pybuild cleanup` finds nothing to do."""
+    run = everywhere
+    host = run.hosts["amazon-ebs"]
+    code, said = host.exec(
+        f"cat > /usr/local/sbin/apt-get <<'EOF'\n{STALL}EOF\nchmod 755 /usr/local/sbin/apt-get"
+    )
+    assert code == 0, said
+    log = tmp_path / "build.log"
+    proc = bench.start(
+        "build", "-var-file", str(run.var_file), str(EXAMPLE), log=log,
+        PACKER_TMP_DIR=str(leaks.tmp_root),
+        OS_CLIENT_CONFIG_FILE=str(os_cloud.clouds_yaml),
+        AWS_POLL_DELAY_SECONDS="0.2",
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while host.exec("test -e /tmp/pybuild-stalled")[0] != 0:
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        host.container.kill()  # the platform's machine goes away mid-provisioning
+        proc.wait(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(timeout=120)
+    out = log.read_text()
+    manifest_path = tmp_path / "output-everywhere" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"builds": []}
+    found = artifacts_of(manifest)
+    for entry in found.get("qemu", []):
+        run.made.setdefault("amis", []).append(entry["artifact_id"].split(":", 1)[1])
+    for entry in found.get("vsphere-clone", []):
+        run.made.setdefault("vsphere", []).append(entry["artifact_id"])
+    for entry in found.get("openstack", []):
+        run.made.setdefault("glance", []).append(entry["artifact_id"])
+    run.made["docker"] = sorted(leaks.new_images())
+    assert proc.returncode == 1, out
+
+    assert re.search(r"Build 'amazon-ebs' errored after [^:]+: .*\S", out), out
+    assert "==> Some builds didn't complete successfully and had errors:" in out
+    errors = out.split("had errors:", 1)[1].split("==> Builds finished", 1)[0]
+    assert re.search(r"--> amazon-ebs: .*\S", errors), errors
+    for name in ("docker", "openstack", "qemu", "vsphere-clone"):
+        assert f"Build '{name}' finished" in out, name
+        assert f"--> {name}:" in out.split("==> Builds finished", 1)[1], name
+    assert sorted(found) == ["docker", "openstack", "qemu", "vsphere-clone"], manifest
+    assert "amazon-ebs: Terminating the source AWS instance..." in out, out
+
+    done = bench.cli("cleanup", "-dry-run", OS_CLIENT_CONFIG_FILE=str(os_cloud.clouds_yaml))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Nothing to clean up" in done.stdout, done.stdout
+    leaks.assert_clean(allowed_images=set(run.made.get("docker", [])))
+    # the aws fixture then checks EC2 and S3: no instance, key pair, group, AMI or object left

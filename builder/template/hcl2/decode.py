@@ -87,15 +87,6 @@ def parse_files(files: Sequence[str]) -> list[tuple[str, s.Body]]:
     bodies: list[tuple[str, s.Body]] = []
     errors: list[TemplateError] = []
     for f in files:
-        if f.endswith(JSON_EXT):
-            errors.append(
-                TemplateError(
-                    "HCL2 files in JSON syntax (*.pkr.json) are not supported yet; write it as "
-                    "*.pkr.hcl",
-                    Location(f),
-                )
-            )
-            continue
         try:
             with open(f, encoding="utf-8") as fh:
                 text = fh.read()
@@ -103,7 +94,12 @@ def parse_files(files: Sequence[str]) -> list[tuple[str, s.Body]]:
             errors.append(TemplateError(f"cannot read template {f}: {exc}", Location(f)))
             continue
         try:
-            bodies.append((f, s.parse_file(text, f)))
+            if f.endswith(JSON_EXT):
+                from builder.template.hcl2.jsonsyntax import parse_json_file
+
+                bodies.append((f, parse_json_file(text, f)))
+            else:
+                bodies.append((f, s.parse_file(text, f)))
         except TemplateError as exc:
             errors.append(exc)
     if errors:

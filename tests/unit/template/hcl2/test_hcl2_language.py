@@ -209,9 +209,8 @@ def test_read_gives_the_structure_without_values(tmp_path: Path) -> None:
 def test_missing_template_and_json_syntax(tmp_path: Path) -> None:
     with pytest.raises(TemplateError, match="template file not found"):
         load(str(tmp_path / "none.pkr.hcl"))
-    write(tmp_path, "{}", "t.pkr.json")
-    with pytest.raises(ConfigErrors, match=r"\*.pkr.json\) are not supported yet"):
-        load(str(tmp_path))
+    write(tmp_path, "{}", "t.pkr.json")  # JSON syntax is read (test_hcl2_json_syntax.py)
+    assert load(str(tmp_path)).builders == []
 
 
 def test_build_values_are_deferred_as_the_json_build_function(tmp_path: Path) -> None:

@@ -173,7 +173,8 @@ def destroy_vm(vsphere: Any, name: str) -> None:
 
 def build(run: Everywhere, bench: Any, leaks: Any, os_cloud: Any, *args: str) -> Any:
     proc = bench.cli(
-        "build", "-var-file", str(run.var_file), *args, str(EXAMPLE),
+        "build", "-var-file", str(run.var_file), f"-timeline={run.tmp_path / 'timeline.svg'}",
+        *args, str(EXAMPLE),
         timeout=TIMEOUT,
         PACKER_TMP_DIR=str(leaks.tmp_root),
         OS_CLIENT_CONFIG_FILE=str(os_cloud.clouds_yaml),
@@ -309,6 +310,11 @@ def test_one_template_builds_all_five_platforms(
         "Name": "everywhere-from-iso", "Built_By": "pybuild"
     }  # fmt: skip
     assert aws.client("s3", region=REGION).list_objects_v2(Bucket=run.bucket).get("KeyCount") == 0
+
+    # The run drawn (README's picture): a row per build.
+    drawn = (tmp_path / "timeline.svg").read_text()
+    for name in BUILDS:
+        assert name in drawn, name
 
     # Nothing left for `pybuild cleanup`: every temporary resource went with its build.
     done = bench.cli("cleanup", "-dry-run", OS_CLIENT_CONFIG_FILE=str(os_cloud.clouds_yaml))

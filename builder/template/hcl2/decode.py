@@ -384,21 +384,67 @@ def _evaluate_one(
         return
     assert p.block is not None
     dtype, dname = p.block.labels
-    data_values.setdefault(dtype, {})[dname] = _data_source(ev, p.block, scope, errors, p.key)
+    data_values.setdefault(dtype, {})[dname] = _data_source(ev, p.block, scope, errors, p.key, t)
 
 
-def _data_source(ev: Evaluator, b: s.Block, scope: Scope, errors: Errors, where: str) -> Any:
+def _data_source(
+    ev: Evaluator, b: s.Block, scope: Scope, errors: Errors, where: str, t: Hcl2Template
+) -> Any:
     dtype = b.labels[0]
     if dtype == "null":
         check_names(b.body, where, errors, {"input"}, {})
         value = attr_value(ev, b.body, "input", scope, where, errors)
         return {"input": value, "output": value}
+    if dtype == "amazon-ami":
+        return _amazon_ami(ev, b, scope, errors, where, t)
     errors.add(
         where,
-        f'data source "{dtype}" is not supported by pybuild yet (only "null" is)',
+        f'data source "{dtype}" is not supported by pybuild yet (only "null" and "amazon-ami" are)',
         b.label_pos[0] if b.label_pos else b.pos,
     )
     return UNKNOWN
+
+
+def _amazon_ami(
+    ev: Evaluator, b: s.Block, scope: Scope, errors: Errors, where: str, t: Hcl2Template
+) -> Any:
+    """Validate the data source's options as a config model, then ask the endpoint."""
+    from pydantic import ValidationError
+
+    from builder.amazon.datasource import AmiDataConfig, AmiNotFound, lookup
+    from builder.config import config_errors
+
+    positions = _positions(t)
+    path: Path = (where,)
+    positions.add(path, b.pos)
+    before = len(errors.items)
+    config = body_config(
+        ev, b.body, scope, path, where, errors, positions, model_shape(AmiDataConfig)
+    )
+    if len(errors.items) > before:
+        return UNKNOWN
+
+    def locate(rel: tuple[Any, ...]) -> Location:
+        loc = positions.locate((*path, *rel))
+        return Location(loc.file, format_path((*path, *rel)), loc.line, loc.column)
+
+    try:
+        cfg = AmiDataConfig.model_validate(config)
+    except ValidationError as exc:
+        errors.items.extend(config_errors(exc, AmiDataConfig, where, locate).errors)
+        return UNKNOWN
+    problems = cfg.check()
+    for e in problems:
+        rel = e.location.keys or ((e.location.path,) if e.location.path else ())
+        errors.items.append(TemplateError(e.message, locate(tuple(rel)), e.hint))
+    if problems:
+        return UNKNOWN
+    t.secrets.extend(cfg.secrets())
+    try:
+        return lookup(cfg)
+    except AmiNotFound as exc:
+        errors.add(where, str(exc), b.pos)
+        return UNKNOWN
 
 
 # --------------------------------------------------------------------------- sources

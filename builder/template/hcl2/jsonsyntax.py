@@ -144,12 +144,26 @@ class JsonSyntaxError(s.SyntaxErr):
     """A *.pkr.json file whose structure is not the HCL JSON of Packer's blocks."""
 
 
-def parse_json_file(text: str, filename: str) -> s.Body:
-    """A *.pkr.json file as the Body the native syntax would give."""
+JSON_FORMAT = "json1"  # bump when the conversion changes
+
+
+def parse_json_file(text: str, filename: str, *, cache: bool = True) -> s.Body:
+    """A *.pkr.json file as the Body the native syntax would give.
+
+    Kept in the same cache as the native syntax's (its strings' templates need lark).
+    """
+    key = s._cache_key(JSON_FORMAT + "\0" + text, filename) if cache else None
+    if key is not None:
+        found = s._cache_get(key)
+        if found is not None:
+            return found
     doc = parse_json(text, filename)
     if doc.kind != "object":
         raise _error(doc.pos, "", "the root of a *.pkr.json file must be a JSON object")
-    return _Converter(filename).body(doc, ROOT, "", ())
+    body = _Converter(filename).body(doc, ROOT, "", ())
+    if key is not None:
+        s._cache_put(key, body)
+    return body
 
 
 def _error(pos: s.Pos, where: str, message: str) -> JsonSyntaxError:

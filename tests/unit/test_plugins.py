@@ -65,13 +65,11 @@ def test_example_plugin_failure_cleans_up(template, cli, tmp_path: Path) -> None
 
 
 def test_plugin_that_is_not_a_builder_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
-    from importlib.metadata import EntryPoint
+    from importlib.metadata import EntryPoint, EntryPoints
 
     reg = Registry()
     ep = EntryPoint(name="bogus", value="json:dumps", group="pybuild.builders")
-    monkeypatch.setattr(
-        "builder.plugins.entry_points", lambda group: [ep] if group == "pybuild.builders" else []
-    )
+    monkeypatch.setattr("builder.plugins.entry_points", lambda: EntryPoints([ep]))
     with pytest.raises(PluginLoadError, match="is not a subclass of builder.Builder"):
         reg.load("builder", "bogus")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +17,7 @@ from builder.qemu.resources import (
     kill_process,
     processes_with_token,
     start_time,
+    token_of,
 )
 
 # A stand-in for an orphaned qemu: a real process carrying the token in its environment.
@@ -27,6 +29,12 @@ def sleeper() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     token = f"run-{os.getpid()}-{id(object())}:abc123"
     proc = subprocess.Popen(SLEEPER, env={**os.environ, ENV_TOKEN: token})
     try:
+        # Under load /proc/<pid>/environ can read empty for a moment after the spawn (seen in
+        # CI once): wait until the token shows there, so the tests see a settled process.
+        deadline = time.monotonic() + 10
+        while token_of(proc.pid) != token:
+            assert time.monotonic() < deadline, f"token never visible in /proc/{proc.pid}/environ"
+            time.sleep(0.01)
         yield proc, token
     finally:
         proc.kill()

@@ -192,6 +192,22 @@ def artifacts_of(manifest: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def note_made(run: Everywhere, leaks: Any, tmp_path: Path) -> tuple[Path, dict[str, Any], Any]:
+    """The run's manifest and its artifacts by build; what they name is noted in `run.made`
+    for the fixture to remove, whatever the assertions after this find."""
+    manifest_path = tmp_path / "output-everywhere" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"builds": []}
+    found = artifacts_of(manifest)
+    for entry in found.get("amazon-ebs", []) + found.get("qemu", []):
+        run.made.setdefault("amis", []).append(entry["artifact_id"].split(":", 1)[1])
+    for entry in found.get("vsphere-clone", []):
+        run.made.setdefault("vsphere", []).append(entry["artifact_id"])
+    for entry in found.get("openstack", []):
+        run.made.setdefault("glance", []).append(entry["artifact_id"])
+    run.made["docker"] = sorted(leaks.new_images())
+    return manifest_path, manifest, found
+
+
 def read_qcow2_file(qemu_img: str, qcow2: Path, path: str, work: Path) -> str:
     raw = work / "disk.raw"
     subprocess.run([qemu_img, "convert", "-O", "raw", str(qcow2), str(raw)], check=True)
@@ -214,17 +230,8 @@ def test_one_template_builds_all_five_platforms(
     run = everywhere
     proc = build(run, bench, leaks, os_cloud)
     out = proc.stdout + proc.stderr
-    manifest_path = tmp_path / "output-everywhere" / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"builds": []}
-    found = artifacts_of(manifest)
     # Note what was made before asserting, so that the fixture removes it whatever fails.
-    for entry in found.get("amazon-ebs", []) + found.get("qemu", []):
-        run.made.setdefault("amis", []).append(entry["artifact_id"].split(":", 1)[1])
-    for entry in found.get("vsphere-clone", []):
-        run.made.setdefault("vsphere", []).append(entry["artifact_id"])
-    for entry in found.get("openstack", []):
-        run.made.setdefault("glance", []).append(entry["artifact_id"])
-    run.made["docker"] = sorted(leaks.new_images())
+    manifest_path, manifest, found = note_made(run, leaks, tmp_path)
     assert proc.returncode == 0, out
 
     # One run, five builds, the end-of-run summary as packer prints it.
@@ -368,16 +375,7 @@ def test_one_platform_failing_leaves_the_other_four(
             os.killpg(proc.pid, signal.SIGINT)
             proc.wait(timeout=120)
     out = log.read_text()
-    manifest_path = tmp_path / "output-everywhere" / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"builds": []}
-    found = artifacts_of(manifest)
-    for entry in found.get("qemu", []):
-        run.made.setdefault("amis", []).append(entry["artifact_id"].split(":", 1)[1])
-    for entry in found.get("vsphere-clone", []):
-        run.made.setdefault("vsphere", []).append(entry["artifact_id"])
-    for entry in found.get("openstack", []):
-        run.made.setdefault("glance", []).append(entry["artifact_id"])
-    run.made["docker"] = sorted(leaks.new_images())
+    manifest_path, manifest, found = note_made(run, leaks, tmp_path)
     assert proc.returncode == 1, out
 
     assert re.search(r"Build 'amazon-ebs' errored after [^:]+: .*\S", out), out
